@@ -1,0 +1,1 @@
+"""How citygate is run: the `citygate` command, connection settings and the local stack."""

@@ -1,0 +1,25 @@
+"""Kafka topic names and partition counts: the one place they are spelled out."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DEADLETTER: Final = "city.deadletter.v1"
+GATEWAY_STATUS: Final = "city.gateway-status.v1"
+ALERTS: Final = "city.alerts.v1"
+
+SENSOR_TYPES: Final = ("air_quality", "traffic_signal")
+
+
+def reading_topic(sensor_type: str) -> str:
+    """The Kafka topic that carries readings of one sensor type."""
+    return f"city.{sensor_type}.v1"
+
+
+# Reading topics get more partitions: they carry the volume and are keyed by sensor id.
+PARTITIONS: Final[dict[str, int]] = {
+    **{reading_topic(t): 6 for t in SENSOR_TYPES},
+    DEADLETTER: 3,
+    GATEWAY_STATUS: 3,
+    ALERTS: 3,
+}

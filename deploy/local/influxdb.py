@@ -58,22 +58,31 @@ class InfluxDB:
             binary = build_influxd(self.cache)
             require_free_port(self.name, self.host, self.port)
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.process.start([
-                str(binary),
-                "--http-bind-address", f"{self.host}:{self.port}",
-                "--bolt-path", str(self.dir / "influxd.bolt"),
-                "--engine-path", str(self.dir / "engine"),
-                "--sqlite-path", str(self.dir / "influxd.sqlite"),
-                "--reporting-disabled",
-                "--log-level", "warn",
-            ])
+            self.process.start(
+                [
+                    str(binary),
+                    "--http-bind-address",
+                    f"{self.host}:{self.port}",
+                    "--bolt-path",
+                    str(self.dir / "influxd.bolt"),
+                    "--engine-path",
+                    str(self.dir / "engine"),
+                    "--sqlite-path",
+                    str(self.dir / "influxd.sqlite"),
+                    "--reporting-disabled",
+                    "--log-level",
+                    "warn",
+                ]
+            )
             wait_until(self.healthy, "GET /health = pass", 60, self.process)
         return self.onboard()
 
     def _request(self, method: str, path: str, body: object = None) -> object:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            self.conn.influx_url + path, data=data, method=method,
+            self.conn.influx_url + path,
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=5) as resp:
@@ -83,13 +92,17 @@ class InfluxDB:
         setup = self._request("GET", "/api/v2/setup")
         if isinstance(setup, dict) and setup.get("allowed"):
             token = secrets.token_urlsafe(32)
-            self._request("POST", "/api/v2/setup", {
-                "username": "citygate",
-                "password": secrets.token_urlsafe(16),
-                "org": self.conn.influx_org,
-                "bucket": self.conn.influx_bucket,
-                "token": token,
-            })
+            self._request(
+                "POST",
+                "/api/v2/setup",
+                {
+                    "username": "citygate",
+                    "password": secrets.token_urlsafe(16),
+                    "org": self.conn.influx_org,
+                    "bucket": self.conn.influx_bucket,
+                    "token": token,
+                },
+            )
             return Connections(**{**self.conn.__dict__, "influx_token": token})
         if not self.conn.influx_token:
             raise StackError(
@@ -106,4 +119,6 @@ class InfluxDB:
         return isinstance(health, dict) and health.get("status") == "pass"
 
     def detail(self) -> str:
-        return f"{self.conn.influx_url} (InfluxDB OSS {INFLUXD_VERSION}, org {self.conn.influx_org})"
+        return (
+            f"{self.conn.influx_url} (InfluxDB OSS {INFLUXD_VERSION}, org {self.conn.influx_org})"
+        )

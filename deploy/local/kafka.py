@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import subprocess
 import sys
@@ -67,13 +68,18 @@ def resolve_jars(cache: Path) -> Path:
     print(f"kafka: resolving org.apache.kafka:kafka_2.13:{KAFKA_VERSION} with Maven", flush=True)
     with resources.as_file(pom) as pom_path:
         cmd = [
-            mvn, "-B", "-f", str(pom_path), "dependency:copy-dependencies",
-            f"-Dkafka.version={KAFKA_VERSION}", f"-DoutputDirectory={staging}",
+            mvn,
+            "-B",
+            "-f",
+            str(pom_path),
+            "dependency:copy-dependencies",
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-DoutputDirectory={staging}",
             "-DincludeScope=runtime",
         ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert proc.stdout is not None
-        fetched, tail = 0, []
+        fetched, tail = 0, list[str]()
         for line in proc.stdout:
             tail = [*tail[-30:], line.rstrip()]
             if "Downloaded from" in line:
@@ -119,19 +125,36 @@ class Kafka:
             )
         )
         log4j = self.dir / "log4j2.properties"
-        log4j.write_text((resources.files("deploy.local") / "kafka" / "log4j2.properties").read_text())
+        log4j.write_text(
+            (resources.files("deploy.local") / "kafka" / "log4j2.properties").read_text()
+        )
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            fmt = self._java(libs, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                             "-c", str(props), "--ignore-formatted")
+            fmt = self._java(
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                "--ignore-formatted",
+            )
             done = subprocess.run(fmt, capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                raise StackError(f"kafka: formatting the storage failed:\n{done.stdout}{done.stderr}")
+                raise StackError(
+                    f"kafka: formatting the storage failed:\n{done.stdout}{done.stderr}"
+                )
         argv = self._java(
             libs,
-            f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.dir}",
-            "kafka.Kafka", str(props),
+            f"-Xms{HEAP}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            f"-Dkafka.logs.dir={self.dir}",
+            "kafka.Kafka",
+            str(props),
             heap=HEAP,
         )
         self.process.start(argv)
@@ -146,6 +169,8 @@ class Kafka:
 
 
 async def metadata_ok(bootstrap: str) -> bool:
+    # Connection refusals while the broker boots are expected; keep them out of the output.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
         await admin.start()

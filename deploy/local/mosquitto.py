@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import threading
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from deploy.local.process import ManagedProcess, require_free_port, require_tool
 # offline gateway's persistent session must be able to queue a long backlog.
 CONFIG = """\
 per_listener_settings false
+# Run as whoever started the stack (as root it would switch to "mosquitto" and lose the data dir).
+user {user}
 listener {port} {host}
 protocol mqtt
 allow_anonymous true
@@ -45,14 +48,14 @@ class Mosquitto:
     def up(self) -> None:
         if self.process.alive():
             return
-        binary = require_tool(
-            self.name, "mosquitto", "install it with: apt-get install mosquitto"
-        )
+        binary = require_tool(self.name, "mosquitto", "install it with: apt-get install mosquitto")
         require_free_port(self.name, self.host, self.port)
         data = self.dir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.dir / "mosquitto.conf"
-        conf.write_text(CONFIG.format(host=self.host, port=self.port, data=data))
+        conf.write_text(
+            CONFIG.format(host=self.host, port=self.port, data=data, user=getpass.getuser())
+        )
         self.process.start([binary, "-c", str(conf)])
         wait_until(self.healthy, "an MQTT v5 CONNACK", 20, self.process)
 
@@ -68,7 +71,9 @@ def mqtt_connack(host: str, port: int, timeout: float = 3.0) -> bool:
     done = threading.Event()
     ok: list[bool] = []
 
-    def on_connect(client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None) -> None:
+    def on_connect(
+        client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
         ok.append(not getattr(rc, "is_failure", False))
         done.set()
 

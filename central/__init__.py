@@ -1,0 +1,1 @@
+"""Central consumers: anomaly detection, rules and alerts over the readings from Kafka."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import subprocess
@@ -194,10 +195,8 @@ async def create_topics(bootstrap: str) -> None:
             if name not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
             print(f"kafka: created topics {', '.join(t.name for t in wanted)}", file=sys.stderr)
     finally:
         await admin.close()

@@ -67,5 +67,14 @@ def logs(service: str, follow: bool, lines: int) -> None:
     sys.exit(subprocess.call(cmd))
 
 
+def _register() -> None:
+    from deploy.demo import demo
+    from gateway.cli import gateway
+
+    cli.add_command(gateway)
+    cli.add_command(demo)
+
+
 def main() -> None:
+    _register()
     cli()

@@ -1,0 +1,177 @@
+"""Alerts and their lifecycle: raised once, held with hysteresis, cleared when the condition ends.
+
+Rules and detectors report `Finding`s per reading; the `AlertTracker` turns them into alert
+transitions keyed by (sensor, type) and skips readings whose (sensor, seq) it has already seen,
+so re-delivered readings never raise an alert twice.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+
+Severity = Literal["info", "warning", "critical"]
+AlertState = Literal["raised", "cleared"]
+
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """One alert transition, as written to city.alerts.v1 and the InfluxDB "alerts" measurement.
+
+    `alert_id` is the same for the raised and the cleared record of one episode, and is derived
+    from the sensor, type and first seq, so re-processing produces the same id (idempotent writes).
+    """
+
+    alert_id: str
+    sensor_id: str
+    sensor_type: str
+    district: str
+    type: str
+    severity: Severity
+    state: AlertState
+    start: int  # ns, timestamp of the reading that raised it
+    end: int | None  # ns, timestamp of the reading that cleared it
+    value: float | None
+    explanation: str
+    seq: int  # seq of the reading that caused this transition
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A condition that holds at one reading; `type` names it (per field where it matters)."""
+
+    type: str
+    severity: Severity
+    value: float | None
+    explanation: str
+
+
+@dataclass(frozen=True)
+class SensorRef:
+    """What an alert needs to say about the sensor it is about."""
+
+    sensor_id: str
+    sensor_type: str
+    district: str = ""
+
+
+@dataclass
+class _Open:
+    alert: Alert
+    absent: int = 0
+
+
+@dataclass
+class _SeenSeqs:
+    """The most recent seqs of one sensor; bounded so a long-lived consumer stays small."""
+
+    capacity: int
+    seqs: OrderedDict[int, None] = field(default_factory=OrderedDict)
+
+    def add(self, seq: int) -> bool:
+        if seq in self.seqs:
+            return False
+        self.seqs[seq] = None
+        if len(self.seqs) > self.capacity:
+            self.seqs.popitem(last=False)
+        return True
+
+
+class AlertTracker:
+    """Raised/cleared transitions per (sensor, type), with hysteresis on clearing.
+
+    An open alert clears after `clear_after` consecutive readings of its sensor without its
+    finding (or by `clear_sensor_type` from a clock-driven rule such as silence).
+    """
+
+    def __init__(self, clear_after: int = 3, seen_capacity: int = 4096) -> None:
+        if clear_after < 1:
+            raise ValueError(f"clear_after={clear_after}: expected at least 1")
+        self.clear_after = clear_after
+        self._seen_capacity = seen_capacity
+        self._open: dict[str, dict[str, _Open]] = {}
+        self._seen: dict[str, _SeenSeqs] = {}
+
+    def admit(self, sensor_id: str, seq: int) -> bool:
+        """True the first time (sensor_id, seq) is offered; False for a duplicate."""
+        seen = self._seen.get(sensor_id)
+        if seen is None:
+            seen = self._seen[sensor_id] = _SeenSeqs(self._seen_capacity)
+        return seen.add(seq)
+
+    def open_alerts(self, sensor_id: str) -> list[Alert]:
+        return [o.alert for o in self._open.get(sensor_id, {}).values()]
+
+    def update(
+        self, sensor: SensorRef, seq: int, ts: int, findings: Iterable[Finding]
+    ) -> list[Alert]:
+        """Apply the findings of one reading; returns the transitions it caused."""
+        current = {f.type: f for f in findings}
+        opened = self._open.setdefault(sensor.sensor_id, {})
+        out: list[Alert] = []
+        for type_, finding in current.items():
+            held = opened.get(type_)
+            if held is not None:
+                held.absent = 0
+                continue
+            out.append(self._raise(opened, sensor, finding, seq, ts))
+        for type_, held in list(opened.items()):
+            if type_ in current:
+                continue
+            held.absent += 1
+            if held.absent >= self.clear_after:
+                out.append(self._clear(opened, type_, seq, ts))
+        return out
+
+    def raise_now(self, sensor: SensorRef, finding: Finding, seq: int, ts: int) -> Alert | None:
+        """Raise one alert from outside the reading stream (a clock-driven rule such as silence);
+        None if it is already open. Other open alerts of the sensor are not touched."""
+        opened = self._open.setdefault(sensor.sensor_id, {})
+        if finding.type in opened:
+            return None
+        return self._raise(opened, sensor, finding, seq, ts)
+
+    def _raise(
+        self, opened: dict[str, _Open], sensor: SensorRef, finding: Finding, seq: int, ts: int
+    ) -> Alert:
+        alert = Alert(
+            alert_id=f"{sensor.sensor_id}:{finding.type}:{seq}",
+            sensor_id=sensor.sensor_id,
+            sensor_type=sensor.sensor_type,
+            district=sensor.district,
+            type=finding.type,
+            severity=finding.severity,
+            state="raised",
+            start=ts,
+            end=None,
+            value=finding.value,
+            explanation=finding.explanation,
+            seq=seq,
+        )
+        opened[finding.type] = _Open(alert)
+        return alert
+
+    def clear(self, sensor_id: str, type_: str, seq: int, ts: int) -> Alert | None:
+        """Clear one open alert now (a condition that ended outside the reading stream)."""
+        opened = self._open.get(sensor_id, {})
+        return self._clear(opened, type_, seq, ts) if type_ in opened else None
+
+    def _clear(self, opened: dict[str, _Open], type_: str, seq: int, ts: int) -> Alert:
+        raised = opened.pop(type_).alert
+        return msgspec.structs.replace(
+            raised,
+            state="cleared",
+            end=ts,
+            seq=seq,
+            explanation=f"cleared: {raised.explanation}",
+        )
+
+    def drop(self, sensor_id: str) -> None:
+        """Forget a sensor (its partition moved to another consumer)."""
+        self._open.pop(sensor_id, None)
+        self._seen.pop(sensor_id, None)

@@ -1,0 +1,286 @@
+"""Scoring of streaming anomaly detectors on a NAB-style labelled corpus (Numenta Anomaly Benchmark).
+
+A corpus is a data directory of `<category>/<name>.csv` files (`timestamp,value`) plus a JSON file
+mapping each `category/name.csv` to its anomaly windows. Implemented from NAB's published rules:
+sigmoid-weighted first detection per window, false positives weighted by their distance from the
+preceding window, one threshold per profile for the whole corpus, normalised null = 0, perfect = 100.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from central.errors import CorpusError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Weights of true positives, false positives and false negatives (missed windows)."""
+
+    name: str
+    a_tp: float
+    a_fp: float
+    a_fn: float
+
+
+STANDARD = Profile("standard", 1.0, 0.11, 1.0)
+LOW_FP = Profile("reward_low_FP_rate", 1.0, 0.22, 1.0)
+LOW_FN = Profile("reward_low_FN_rate", 1.0, 0.11, 2.0)
+PROFILES: tuple[Profile, ...] = (STANDARD, LOW_FP, LOW_FN)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One corpus file: its rows and its anomaly windows as inclusive row-index ranges."""
+
+    name: str
+    timestamps: npt.NDArray[np.datetime64]
+    values: FloatArray
+    windows: tuple[tuple[int, int], ...]
+
+    @property
+    def probation(self) -> int:
+        """Rows at the start that are never scored (the detector's learning period)."""
+        return probationary_rows(len(self.values))
+
+
+@dataclass(frozen=True)
+class FileScore:
+    """A file's raw score for one detection sequence, with its detection counts."""
+
+    raw: float
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """The corpus score of one detector under one profile at its corpus-optimal threshold."""
+
+    profile: Profile
+    threshold: float
+    raw: float
+    null: float
+    perfect: float
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def normalised(self) -> float:
+        return 100.0 * (self.raw - self.null) / (self.perfect - self.null)
+
+
+def probationary_rows(n: int) -> int:
+    return min(math.floor(0.15 * n), 750)
+
+
+def scaled_sigmoid(y: float | FloatArray) -> FloatArray:
+    """NAB's sigmoid: +1 far before a window's end, 0 at it, towards -1 far after it."""
+    # exp overflows to inf for very late detections, which correctly gives -1.
+    with np.errstate(over="ignore"):
+        return np.asarray(2.0 / (1.0 + np.exp(5.0 * np.asarray(y, dtype=np.float64))) - 1.0)
+
+
+_SIGMOID_AT_MINUS_ONE = float(scaled_sigmoid(-1.0))
+
+
+def load_corpus(data_dir: Path | str, labels_file: Path | str) -> list[Series]:
+    """Read every file the labels name, in sorted order; windows become row-index ranges."""
+    data_dir, labels_file = Path(data_dir), Path(labels_file)
+    try:
+        labels = json.loads(labels_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"cannot read the labels ({exc})", path=str(labels_file)) from exc
+    if not isinstance(labels, dict) or not labels:
+        raise CorpusError("expected a non-empty object of file -> windows", path=str(labels_file))
+    return [_load_series(data_dir, name, labels[name]) for name in sorted(labels)]
+
+
+def _load_series(data_dir: Path, name: str, raw_windows: object) -> Series:
+    path = data_dir / name
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise CorpusError(f"cannot read the series ({exc})", path=str(path)) from exc
+    if len(rows) < 2 or [c.strip() for c in rows[0][:2]] != ["timestamp", "value"]:
+        raise CorpusError("expected a header 'timestamp,value' and rows", path=str(path))
+    try:
+        stamps = np.array([r[0] for r in rows[1:]], dtype="datetime64[ms]")
+        values = np.array([float(r[1]) for r in rows[1:]], dtype=np.float64)
+        bounds = [
+            (np.datetime64(str(a).strip(), "ms"), np.datetime64(str(b).strip(), "ms"))
+            for a, b in raw_windows  # type: ignore[attr-defined]
+        ]
+    except (ValueError, IndexError, TypeError) as exc:
+        raise CorpusError(f"malformed row or window ({exc})", path=str(path)) from exc
+    windows = []
+    for start, end in bounds:
+        left = int(np.searchsorted(stamps, start, side="left"))
+        right = int(np.searchsorted(stamps, end, side="right")) - 1
+        if right >= left:
+            windows.append((left, right))
+    return Series(name, stamps, values, tuple(windows))
+
+
+def _row_values(series: Series, profile: Profile) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """What a detection at each row is worth, and the window each row belongs to (-1 if none).
+
+    A window row's value is its worth as the window's first detection.
+    """
+    n = len(series.values)
+    rows = np.arange(n)
+    window_of = np.full(n, -1, dtype=np.int64)
+    worth = np.zeros(n, dtype=np.float64)
+    for k, (left, right) in enumerate(series.windows):
+        width = right - left + 1
+        idx = rows[left : right + 1]
+        window_of[idx] = k
+        worth[idx] = (
+            profile.a_tp * scaled_sigmoid(-(right - idx + 1) / width) / _SIGMOID_AT_MINUS_ONE
+        )
+    outside = window_of < 0
+    if series.windows:
+        ends = np.array([r for _, r in series.windows])
+        widths = np.array([r - lft + 1 for lft, r in series.windows])
+        prev = np.searchsorted(ends, rows, side="left") - 1  # last window ending before the row
+        has_prev = prev >= 0
+        pos = np.where(
+            has_prev,
+            (rows - ends[np.maximum(prev, 0)]) / np.maximum(widths[np.maximum(prev, 0)] - 1, 1),
+            0.0,
+        )
+        fp_worth = np.where(has_prev, profile.a_fp * scaled_sigmoid(pos), -profile.a_fp)
+    else:
+        fp_worth = np.full(n, -profile.a_fp)
+    worth[outside] = fp_worth[outside]
+    return worth, window_of
+
+
+def score_file(series: Series, detections: npt.NDArray[np.bool_], profile: Profile) -> FileScore:
+    """The raw score of a boolean detection sequence (the direct definition, row by row)."""
+    worth, window_of = _row_values(series, profile)
+    scored = np.arange(len(worth)) >= series.probation
+    hits = detections.astype(bool) & scored
+    raw, tp, fp = 0.0, 0, 0
+    for k in range(len(series.windows)):
+        first = np.flatnonzero(hits & (window_of == k))
+        if first.size:
+            raw += float(worth[first[0]])
+            tp += 1
+    outside_hits = hits & (window_of < 0)
+    fp = int(outside_hits.sum())
+    raw += float(worth[outside_hits].sum())
+    fn = len(series.windows) - tp
+    raw -= profile.a_fn * fn
+    return FileScore(raw, tp, fp, fn)
+
+
+def _threshold_events(
+    series: Series, scores: FloatArray, profile: Profile
+) -> tuple[FloatArray, FloatArray]:
+    """(threshold, change in raw score) pairs: lowering the threshold to t adds the deltas at t.
+
+    Outside windows every row counts on its own. Inside a window only the earliest detection
+    counts, so as the threshold falls the detection moves to earlier rows whose score is a new
+    running maximum; each such record replaces the worth of the later one.
+    """
+    worth, window_of = _row_values(series, profile)
+    start = series.probation
+    out = np.flatnonzero((window_of < 0) & (np.arange(len(worth)) >= start))
+    thresholds = [scores[out]]
+    deltas = [worth[out]]
+    for left, right in series.windows:
+        lo = max(left, start)
+        if lo > right:
+            continue
+        seg = scores[lo : right + 1]
+        running = np.maximum.accumulate(seg)
+        is_record = np.empty(seg.size, dtype=bool)
+        is_record[0] = True
+        is_record[1:] = seg[1:] > running[:-1]
+        rec = np.flatnonzero(is_record)
+        rec_worth = worth[lo + rec]
+        # Deltas from the highest record (latest row) down: first from "missed", then replacing.
+        previous = np.append(rec_worth[1:], -profile.a_fn)
+        thresholds.append(seg[rec])
+        deltas.append(rec_worth - previous)
+    return np.concatenate(thresholds), np.concatenate(deltas)
+
+
+def optimise_threshold(
+    corpus: Sequence[Series], scores: Sequence[FloatArray], profile: Profile
+) -> ProfileResult:
+    """The corpus-wide threshold that maximises the raw score, and the score it gives."""
+    if len(corpus) != len(scores):
+        raise ValueError("one score array per series is required")
+    windows = sum(len(s.windows) for s in corpus)
+    null = -profile.a_fn * windows
+    perfect = profile.a_tp * windows
+    events = [
+        _threshold_events(s, np.asarray(sc, dtype=np.float64), profile)
+        for s, sc in zip(corpus, scores, strict=True)
+    ]
+    thr = np.concatenate([e[0] for e in events]) if events else np.empty(0)
+    dlt = np.concatenate([e[1] for e in events]) if events else np.empty(0)
+    best_t, best_raw = math.inf, null
+    if thr.size:
+        order = np.argsort(-thr, kind="stable")
+        thr, dlt = thr[order], dlt[order]
+        totals = null + np.cumsum(dlt)
+        # Equal thresholds act together: read the total after the last of each group.
+        last_of_group = np.append(thr[1:] != thr[:-1], True)
+        cand_t, cand_raw = thr[last_of_group], totals[last_of_group]
+        i = int(np.argmax(cand_raw))
+        # Keep "detect nothing" on ties: a threshold must earn its detections.
+        if cand_raw[i] > best_raw + 1e-12:
+            best_t, best_raw = float(cand_t[i]), float(cand_raw[i])
+    counts = [
+        score_file(s, np.asarray(sc) >= best_t, profile)
+        for s, sc in zip(corpus, scores, strict=True)
+    ]
+    return ProfileResult(
+        profile=profile,
+        threshold=best_t,
+        raw=best_raw,
+        null=null,
+        perfect=perfect,
+        true_positives=sum(c.true_positives for c in counts),
+        false_positives=sum(c.false_positives for c in counts),
+        false_negatives=sum(c.false_negatives for c in counts),
+    )
+
+
+def score_corpus(
+    corpus: Sequence[Series],
+    scores: Sequence[FloatArray],
+    profiles: Sequence[Profile] = PROFILES,
+) -> list[ProfileResult]:
+    return [optimise_threshold(corpus, scores, p) for p in profiles]
+
+
+def null_scores(series: Series) -> FloatArray:
+    """The null detector: never detects anything."""
+    return np.zeros(len(series.values))
+
+
+def perfect_scores(series: Series) -> FloatArray:
+    """A perfect detector: one detection at the first scored row of every window, none elsewhere."""
+    out = np.zeros(len(series.values))
+    for left, right in series.windows:
+        first = max(left, series.probation)
+        if first <= right:
+            out[first] = 1.0
+    return out

@@ -1,0 +1,84 @@
+"""What every decoder returns when input is bad, instead of raising: a Rejected with a reason.
+
+A reason is a short code, a colon and human detail ("bad_checksum: expected 0x01a2, got 0x01a3");
+the gateway counts dead letters by code and ships the detail with the raw bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+import msgspec
+
+from edge.catalog import SensorType
+from edge.errors import CitygateError
+from edge.reading import FieldValue
+
+# Codes a reason may start with, so dashboards and metrics can rely on a closed set.
+CODES: Final = frozenset(
+    {
+        "bad_checksum",  # a frame's checksum does not match its bytes
+        "bad_header",  # wrong start bytes or command byte
+        "bad_length",  # a frame of the wrong size, or a wrong length field
+        "bad_tail",  # wrong end byte
+        "bad_json",  # malformed JSON
+        "bad_payload",  # well-formed, but missing or mistyped seq/ts/fields/lat/lon
+        "bad_syntax",  # a text line that does not follow its grammar
+        "bad_topic",  # an MQTT topic outside city/<district>/<type>/<id>/telemetry
+        "bad_sensor_id",  # a sensor id or district with characters we cannot carry
+        "bad_value",  # a field value that cannot be parsed as its catalog kind
+        "garbage",  # bytes skipped while hunting for a frame header
+        "not_finite",  # NaN or infinity, which InfluxDB cannot store
+        "oversize",  # a payload or line longer than its limit
+        "truncated",  # a frame cut short by a new header or by the end of the stream
+        "unknown_field",  # a field the catalog does not know for that sensor type
+        "unknown_sentence",  # a line protocol sentence other than the ones we speak
+        "unknown_type",  # a sensor type the catalog does not know
+        "wrong_kind",  # a value of the wrong kind (str for a float, float for an int, ...)
+    }
+)
+
+# Sensor ids and districts become MQTT topic levels, Kafka keys and InfluxDB tags; keeping them
+# to a plain alphabet spares every one of those an escaping rule.
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """Input a decoder could not turn into a frame or Reading, with the reason and the raw bytes."""
+
+    reason: str
+    raw: bytes
+
+    @property
+    def code(self) -> str:
+        """The short code before the colon, e.g. "bad_checksum"."""
+        return self.reason.partition(":")[0]
+
+
+class EncodeError(CitygateError, ValueError):
+    """A value cannot be put on the wire as given (a programming or configuration error)."""
+
+
+def reject(code: str, detail: str, raw: bytes) -> Rejected:
+    """A Rejected whose reason is "<code>: <detail>"."""
+    return Rejected(f"{code}: {detail}", bytes(raw))
+
+
+def vet_fields(
+    sensor: SensorType, fields: Mapping[str, FieldValue], raw: bytes
+) -> Rejected | tuple[str, ...]:
+    """Judge decoded fields against the catalog: a Rejected, or the quality flags to set.
+
+    Out-of-range values are kept and flagged "out_of_range", since spotting them is the
+    detectors' job. Unknown fields, wrong kinds and non-finite numbers are rejected: InfluxDB
+    would refuse them, or fix a field's type for good, and stall every later write.
+    """
+    problems = sensor.problems(fields)
+    if not problems:
+        return ()
+    fatal = [p for p in problems if p.code != "out_of_range"]
+    if fatal:
+        return reject(fatal[0].code, "; ".join(p.detail for p in fatal), raw)
+    return ("out_of_range",)

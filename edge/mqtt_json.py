@@ -1,0 +1,172 @@
+"""The MQTT JSON codec: topic layout and the device-side telemetry payload.
+
+Topic `city/<district>/<sensor_type>/<sensor_id>/telemetry`, payload
+`{"seq": 17, "ts": <epoch ms>, "fields": {...}, "lat": 52.1, "lon": 4.3}`. Decoding is on the
+gateway's per-message hot path: one compiled msgspec decoder per sensor type does the checks in C.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from edge.catalog import Catalog, FieldSpec, SensorType, load_catalog
+from edge.codec import NAME_PATTERN, EncodeError, Rejected, reject, vet_fields
+from edge.reading import FieldValue, Location, Reading
+
+MAX_PAYLOAD: Final = 64 * 1024
+TOPIC_FILTER: Final = "city/+/+/+/telemetry"  # what the gateway subscribes to
+
+_NS_PER_MS: Final = 1_000_000
+# Reading.ts is int64 nanoseconds (as InfluxDB stores time): the last millisecond that fits.
+_MAX_TS_MS: Final = (2**63 - 1) // _NS_PER_MS
+
+_Seq = Annotated[int, msgspec.Meta(ge=0)]
+_TsMs = Annotated[int, msgspec.Meta(ge=0, le=_MAX_TS_MS)]
+_Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+_Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
+class _Payload(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The device-side payload, with fields taken as any flat scalars."""
+
+    seq: _Seq
+    ts: _TsMs  # epoch milliseconds
+    fields: dict[str, FieldValue]
+    lat: _Lat | None = None
+    lon: _Lon | None = None
+
+
+_encoder: Final = msgspec.json.Encoder()
+_lenient: Final = msgspec.json.Decoder(_Payload)
+
+
+def topic_for(district: str, sensor_type: str, sensor_id: str) -> str:
+    """The telemetry topic of one sensor; raises EncodeError for a name we cannot carry."""
+    for what, value in (("district", district), ("sensor_type", sensor_type), ("id", sensor_id)):
+        if not NAME_PATTERN.fullmatch(value):
+            raise EncodeError(f"{what} {value!r} must match {NAME_PATTERN.pattern}")
+    return f"city/{district}/{sensor_type}/{sensor_id}/telemetry"
+
+
+def encode(reading: Reading) -> tuple[str, bytes]:
+    """The topic and payload a device publishes for `reading` (which must have a location)."""
+    if reading.location is None:
+        raise EncodeError(f"reading of {reading.sensor_id} has no location: no district to publish")
+    loc = reading.location
+    topic = topic_for(loc.district, reading.sensor_type, reading.sensor_id)
+    payload = _Payload(
+        reading.seq, reading.ts // _NS_PER_MS, reading.fields, loc.latitude, loc.longitude
+    )
+    return topic, _encoder.encode(payload)
+
+
+def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
+    """The Reading in one MQTT message, or why not; never raises.
+
+    `received_ts` is the gateway's receipt time in epoch nanoseconds. Out-of-range values are
+    kept and flagged "out_of_range"; unknown fields and wrong kinds are rejected.
+    """
+    if len(payload) > MAX_PAYLOAD:
+        return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload[:MAX_PAYLOAD])
+    parsed = _parse_topic(topic)
+    if type(parsed) is str:
+        return Rejected(parsed, payload)
+    district, sensor, sensor_id, strict = parsed
+    quality: tuple[str, ...] = ()
+    try:
+        message = strict.decode(payload)
+        fields = _builtins(message.fields)
+    except msgspec.MsgspecError:
+        # Slow path: anything the strict decoder refused is decoded leniently to say why.
+        try:
+            message = _lenient.decode(payload)
+        except msgspec.DecodeError as exc:
+            return reject("bad_json", str(exc), payload)
+        except msgspec.ValidationError as exc:
+            return reject("bad_payload", str(exc), payload)
+        verdict = vet_fields(sensor, message.fields, payload)
+        if isinstance(verdict, Rejected):
+            return verdict
+        quality = verdict
+        fields = sensor.normalise(message.fields)
+    return Reading(
+        sensor_id=sensor_id,
+        sensor_type=sensor.name,
+        seq=message.seq,
+        ts=message.ts * _NS_PER_MS,
+        fields=fields,
+        location=Location(district, message.lat, message.lon),
+        received_ts=received_ts,
+        quality=quality,
+    )
+
+
+_builtins: Final = msgspec.to_builtins
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_topic(topic: str) -> tuple[str, SensorType, str, msgspec.json.Decoder[Any]] | str:
+    """(district, sensor type, sensor id, strict decoder), or a reject reason; cached per topic."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != "city" or parts[4] != "telemetry":
+        return f"bad_topic: {topic!r} is not city/<district>/<sensor_type>/<sensor_id>/telemetry"
+    _, district, sensor_type, sensor_id, _ = parts
+    sensor = _catalog().get(sensor_type)
+    if sensor is None:
+        return f"unknown_type: {sensor_type!r} in topic {topic!r} is not in the sensor catalog"
+    for what, value in (("district", district), ("sensor id", sensor_id)):
+        if not NAME_PATTERN.fullmatch(value):
+            return f"bad_sensor_id: {what} {value!r} in topic {topic!r} has unsupported characters"
+    return district, sensor, sensor_id, _strict_decoder(sensor.name)
+
+
+@functools.cache
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+@functools.cache
+def _strict_decoder(sensor_type: str) -> msgspec.json.Decoder[Any]:
+    """A decoder that accepts only clean payloads of one type, so the common case costs no Python.
+
+    Every field is optional, typed and range-constrained; unknown fields are refused. Integers in
+    float fields come out as floats, as InfluxDB needs.
+    """
+    sensor = _catalog().sensor(sensor_type)
+    fields_type = msgspec.defstruct(
+        f"{sensor_type}_fields",
+        [(s.name, _field_type(s) | msgspec.UnsetType, msgspec.UNSET) for s in sensor.fields.values()],
+        forbid_unknown_fields=True,
+        frozen=True,
+    )
+    payload_type = msgspec.defstruct(
+        f"{sensor_type}_payload",
+        [
+            ("seq", _Seq),
+            ("ts", _TsMs),
+            ("fields", fields_type),
+            ("lat", _Lat | None, None),
+            ("lon", _Lon | None, None),
+        ],
+        frozen=True,
+    )
+    return msgspec.json.Decoder(payload_type)
+
+
+def _field_type(spec: FieldSpec) -> Any:
+    if spec.kind == "bool":
+        return bool
+    if spec.kind == "str":
+        return Literal[spec.allowed] if spec.allowed else str  # type: ignore[valid-type]
+    if spec.kind == "int":
+        low = -(2**63) if spec.min is None else int(spec.min)
+        high = 2**63 - 1 if spec.max is None else int(spec.max)
+        return Annotated[int, msgspec.Meta(ge=low, le=high)]
+    # Finite bounds also keep an infinity (JSON 1e999) out of the fast path.
+    low_f = -sys.float_info.max if spec.min is None else spec.min
+    high_f = sys.float_info.max if spec.max is None else spec.max
+    return Annotated[float, msgspec.Meta(ge=low_f, le=high_f)]

@@ -1,0 +1,32 @@
+"""The simulator's exceptions, all rooted in edge.errors.CitygateError.
+
+CitygateError
+ └── SimError                 anything the simulator cannot do
+      ├── ScenarioError       a scenario file is missing, not YAML, or has a wrong value
+      └── TransportError      the broker or a pseudo-terminal cannot be reached or opened
+"""
+
+from __future__ import annotations
+
+from edge.errors import CitygateError
+
+
+class SimError(CitygateError):
+    """The simulator could not run as asked."""
+
+
+class ScenarioError(SimError):
+    """A scenario is invalid; the message names the file, the key, the value and the expected form."""
+
+    def __init__(self, message: str, *, path: str = "", key: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.key = key
+
+
+class TransportError(SimError):
+    """Messages cannot leave the simulator: the broker refused or a pty cannot be opened."""
+
+    def __init__(self, message: str, *, target: str = "") -> None:
+        super().__init__(message)
+        self.target = target

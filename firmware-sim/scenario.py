@@ -1,0 +1,219 @@
+"""Scenario files: the YAML that describes a fleet, validated with pydantic.
+
+A scenario names districts (centre, devices per sensor type), reporting intervals, the transport
+(MQTT with a QoS, or serial with a codec), the seed and the faults. A wrong value fails at load
+with the file, the key, the value and the expected form.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from firmware_sim.errors import ScenarioError
+from firmware_sim.fault_kinds import KINDS, FaultType
+
+SensorTypeName = Literal["air_quality", "traffic_signal"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """'250ms', '30s', '5m', '2h', '1d' or a number of seconds -> seconds as float."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError("expected a duration such as 30, '250ms', '30s', '5m', '2h' or '1d'")
+        return float(match.group(1)) * _UNIT_S[match.group(2)]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttTransport(_Model):
+    kind: Literal["mqtt"] = "mqtt"
+    qos: Literal[0, 1] = 1
+
+
+class SerialTransport(_Model):
+    kind: Literal["serial"]
+    codec: Literal["pms5003", "sds011", "traffic_line"]
+
+
+Transport = Annotated[MqttTransport | SerialTransport, Field(discriminator="kind")]
+
+# Which serial codec can carry which sensor type: PM sensors cannot speak for a signal controller.
+CODEC_SENSOR_TYPE = {"pms5003": "air_quality", "sds011": "air_quality", "traffic_line": "traffic_signal"}
+
+
+def _count_shorthand(value: Any) -> Any:
+    return {"count": value} if isinstance(value, int) else value
+
+
+class DeviceGroup(_Model):
+    count: int = Field(ge=0, le=1_000_000)
+    interval_s: float | None = Field(default=None, gt=0, le=86400)
+    transport: Transport | None = None
+
+
+class District(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=40)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_m: float = Field(default=1500.0, gt=0, le=50_000)
+    traffic_level: float = Field(default=1.0, gt=0, le=5)
+    devices: dict[SensorTypeName, Annotated[DeviceGroup, BeforeValidator(_count_shorthand)]]
+
+
+class Selector(_Model):
+    district: str | None = None
+    sensor_type: SensorTypeName | None = None
+    sensors: list[str] | None = None
+    count: int | None = Field(default=None, ge=1)
+
+
+class RandomFaults(_Model):
+    rate_per_hour: float = Field(gt=0, le=3600, description="windows per device per hour")
+
+
+class FaultSpec(_Model):
+    type: FaultType
+    sensor: str | None = None
+    selector: Selector | None = None
+    start: Duration = 0.0
+    duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+    random: RandomFaults | None = None
+    field: str | None = None
+    magnitude: float | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FaultSpec:
+        if self.sensor and self.selector:
+            raise ValueError("give either 'sensor' or 'selector', not both")
+        if not self.random and not (self.sensor or self.selector):
+            raise ValueError("a scheduled fault needs 'sensor' or 'selector'")
+        return self
+
+    @property
+    def effective_magnitude(self) -> float:
+        return KINDS[self.type].default_magnitude if self.magnitude is None else self.magnitude
+
+
+class Clock(_Model):
+    start: Literal["now"] | datetime = "now"
+    tick_ms: int = Field(default=100, ge=10, le=1000)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as 'Europe/Madrid'") from exc
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: Literal["now"] | datetime) -> Literal["now"] | datetime:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("expected 'now' or an ISO time with a zone, e.g. 2024-05-13T07:00:00Z")
+        return value
+
+
+class Weather(_Model):
+    temperature_mean_c: float = Field(default=15.0, ge=-40, le=45)
+    temperature_amplitude_c: float = Field(default=5.0, ge=0, le=20)
+    humidity_mean: float = Field(default=0.65, ge=0.05, le=1.0)
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    seed: int = 0
+    clock: Clock = Clock()
+    weather: Weather = Weather()
+    transport: Transport = MqttTransport()
+    districts: list[District] = Field(min_length=1)
+    faults: list[FaultSpec] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [d.name for d in self.districts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"district names must be unique, got {names}")
+        for district in self.districts:
+            for sensor_type, group in district.devices.items():
+                transport = group.transport or self.transport
+                if isinstance(transport, SerialTransport):
+                    carries = CODEC_SENSOR_TYPE[transport.codec]
+                    if carries != sensor_type:
+                        raise ValueError(
+                            f"districts.{district.name}.devices.{sensor_type}: codec "
+                            f"{transport.codec!r} carries {carries}, not {sensor_type}"
+                        )
+        for i, fault in enumerate(self.faults):
+            if fault.selector and fault.selector.district and fault.selector.district not in names:
+                raise ValueError(
+                    f"faults.{i}.selector.district: {fault.selector.district!r} is not one of {names}"
+                )
+        return self
+
+    @property
+    def device_count(self) -> int:
+        return sum(g.count for d in self.districts for g in d.devices.values())
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
+    """Read and validate a scenario; `overrides` replace top-level keys (e.g. seed=7)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ScenarioError(f"scenario {path}: cannot read it: {exc.strerror}", path=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"scenario {path}: not valid YAML: {exc}", path=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"scenario {path}: expected a mapping at the top", path=str(path))
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_scenario(raw, source=str(path))
+
+
+def parse_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'} = {_short(e.get('input'))}: "
+            f"{e['msg']}"
+            for e in exc.errors()
+        ]
+        message = f"scenario {source}: " + "; ".join(lines)
+        raise ScenarioError(message, path=source, key=key) from exc
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,163 @@
+"""The gateway's one configuration schema: a YAML file, then CITYGATE__SECTION__KEY overrides.
+
+A wrong value fails at start with the key, the value and the expected form. Secrets (MQTT
+password) come from an environment variable or a file, never from the YAML itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from deploy import connections
+from edge.errors import CitygateError
+
+
+class ConfigError(CitygateError):
+    """The configuration file or an override is invalid; the message names key and value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TLS(_Section):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False
+
+
+class MQTTSource(_Section):
+    host: str = ""  # empty: from the local stack / CITYGATE_MQTT_HOST
+    port: int = Field(0, ge=0, le=65535)
+    client_id: str = ""  # empty: "citygate-<gateway_id>"; fixed, so the broker keeps the session
+    topics: tuple[str, ...] = ("city/+/+/+/telemetry",)
+    qos: Literal[0, 1] = 1
+    receive_maximum: int = Field(65535, ge=1, le=65535)
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    keepalive_s: int = Field(30, ge=5)
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    tls: TLS | None = None
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    max_payload_bytes: int = 65536
+
+    def password(self) -> str | None:
+        if self.password_env:
+            return os.environ.get(self.password_env)
+        if self.password_file:
+            return self.password_file.read_text().strip()
+        return None
+
+
+class SerialPort(_Section):
+    port: str  # a stable path, e.g. /dev/serial/by-id/...
+    codec: Literal["pms5003", "sds011", "traffic_line"]
+    sensor_id: str
+    district: str
+    latitude: float | None = None
+    longitude: float | None = None
+    baud: int = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    reopen_min_s: float = 0.2
+    reopen_max_s: float = 10.0
+
+
+class Journal(_Section):
+    path: Path = Path("run/gateway/journal")
+    max_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024)
+    policy: Literal["block", "drop_oldest"] = "block"
+    drop_sensor_type: str | None = None
+    commit_interval_ms: float = Field(5.0, gt=0)
+    commit_records: int = Field(1000, ge=1)
+
+    @model_validator(mode="after")
+    def _drop_type_needed(self) -> Journal:
+        if self.policy == "drop_oldest" and not self.drop_sensor_type:
+            raise ValueError("policy drop_oldest needs drop_sensor_type (e.g. air_quality)")
+        return self
+
+
+class Kafka(_Section):
+    bootstrap: str = ""  # empty: from the local stack / CITYGATE_KAFKA_BOOTSTRAP
+    compression: Literal["lz4", "zstd", "gzip", "none"] = "lz4"
+    linger_ms: int = Field(5, ge=0)
+    max_batch_bytes: int = Field(512 * 1024, ge=1024)
+    max_inflight_records: int = Field(20000, ge=1)
+    request_timeout_ms: int = Field(15000, ge=1000)
+    retry_backoff_s: float = 1.0
+
+
+class HTTP(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(19180, ge=0, le=65535)
+
+
+class GatewayConfig(_Section):
+    gateway_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt: MQTTSource | None = MQTTSource()
+    serial: tuple[SerialPort, ...] = ()
+    journal: Journal = Journal()
+    kafka: Kafka = Kafka()
+    http: HTTP = HTTP()
+    heartbeat_s: float = Field(5.0, gt=0)
+    deadletter_max_raw: int = Field(4096, ge=0)
+
+    def resolved(self) -> GatewayConfig:
+        """Fill unset connection settings from the local stack or CITYGATE_* variables."""
+        conn = connections.load()
+        mqtt = self.mqtt
+        if mqtt is not None:
+            mqtt = mqtt.model_copy(update={
+                "host": mqtt.host or conn.mqtt_host,
+                "port": mqtt.port or conn.mqtt_port,
+                "client_id": mqtt.client_id or f"citygate-{self.gateway_id}",
+            })
+        kafka = self.kafka.model_copy(update={"bootstrap": self.kafka.bootstrap or conn.kafka_bootstrap})
+        return self.model_copy(update={"mqtt": mqtt, "kafka": kafka})
+
+
+ENV_PREFIX = "CITYGATE__"
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """CITYGATE__KAFKA__BOOTSTRAP=h:p sets kafka.bootstrap (values parsed as YAML scalars)."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: {'.'.join(path)} is not a section")
+        node[path[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load(path: Path, environ: dict[str, str] | None = None) -> GatewayConfig:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read gateway config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    try:
+        return GatewayConfig.model_validate(data).resolved()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            value = err.get("input")
+            problems.append(f"{key} = {value!r}: {err['msg']}")
+        raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(problems)) from exc

@@ -1,0 +1,175 @@
+"""The gateway daemon: sources -> route -> journal (fsync) -> ack; journal -> Kafka -> release.
+
+SIGTERM stops the sources, lets the sink drain for a while, and closes the journal: what Kafka
+has not acknowledged stays in the journal (and what was not acknowledged to the broker stays in
+the broker's session) for the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import structlog
+
+from edge.topics import GATEWAY_STATUS
+from gateway.config import GatewayConfig
+from gateway.health import HealthServer, make_app
+from gateway.journal import Journal
+from gateway.kafka_sink import KafkaSink
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_source import MQTTSourceRunner
+from gateway.routing import Router
+from gateway.serial_source import SerialSourceRunner
+from gateway.sources import Inbound, Source
+
+log = structlog.get_logger("gateway")
+
+
+class Gateway:
+    def __init__(self, cfg: GatewayConfig) -> None:
+        self.cfg = cfg
+        self.metrics = GatewayMetrics()
+        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial, cfg.deadletter_max_raw)
+        self.started = time.time()
+        self.journal: Journal | None = None
+        self.sink: KafkaSink | None = None
+        self.sources: list[Source] = []
+
+    async def deliver(self, batch: Sequence[Inbound]) -> None:
+        assert self.journal is not None
+        await self.journal.append(self.router.route(batch))
+
+    def figures(self) -> dict[str, Any]:
+        j = self.journal
+        oldest = j.oldest_unsent_ts if j else None
+        totals = self.metrics.totals()
+        return {
+            "messages_in": totals.get("citygate_gateway_messages_in", 0),
+            "records_out": totals.get("citygate_gateway_records_out", 0),
+            "deadletters": totals.get("citygate_gateway_deadletters", 0),
+            "decode_errors": totals.get("citygate_gateway_decode_errors", 0),
+            "kafka_errors": totals.get("citygate_gateway_kafka_errors", 0),
+            "mqtt_redelivered": totals.get("citygate_gateway_mqtt_redelivered", 0),
+            "journal_depth_records": j.depth_records if j else 0,
+            "journal_depth_bytes": j.depth_bytes if j else 0,
+            "journal_oldest_unsent_age_s": (time.time_ns() - oldest) / 1e9 if oldest else 0.0,
+            "journal_dropped": dict(j.dropped_by_type) if j else {},
+            "journal_torn_records": j.recovered_torn_records if j else 0,
+        }
+
+    def status(self) -> dict[str, Any]:
+        mqtt_ok = all(
+            s.connected.is_set() for s in self.sources if isinstance(s, MQTTSourceRunner)
+        )
+        kafka_ok = self.sink is not None and self.sink.connected
+        ok = self.journal is not None and mqtt_ok and kafka_ok
+        return {
+            "status": "ok" if ok else "degraded",
+            "gateway_id": self.cfg.gateway_id,
+            "mqtt_connected": mqtt_ok,
+            "kafka_connected": kafka_ok,
+            "journal_full": bool(self.journal and self.journal.full),
+            **self.figures(),
+        }
+
+    def _refresh_gauges(self) -> None:
+        j = self.journal
+        if j is None:
+            return
+        m = self.metrics
+        m.journal_depth_records.set(j.depth_records)
+        m.journal_depth_bytes.set(j.depth_bytes)
+        oldest = j.oldest_unsent_ts
+        m.journal_oldest_age.set((time.time_ns() - oldest) / 1e9 if oldest else 0.0)
+        for sensor_type, n in j.dropped_by_type.items():
+            m.journal_dropped.labels(sensor_type).set(n)
+        m.journal_torn.set(j.recovered_torn_records)
+        m.journal_full.set(1 if j.full else 0)
+
+    async def _housekeeping(self) -> None:
+        next_beat = 0.0
+        while True:
+            self._refresh_gauges()
+            now = time.monotonic()
+            if self.sink is not None and now >= next_beat:
+                next_beat = now + self.cfg.heartbeat_s
+                beat = {
+                    "gateway_id": self.cfg.gateway_id,
+                    "ts": time.time_ns(),
+                    "uptime_s": round(time.time() - self.started, 3),
+                    "figures": self.figures(),
+                }
+                asyncio.create_task(
+                    self.sink.send_status(
+                        GATEWAY_STATUS, self.cfg.gateway_id.encode(), msgspec.json.encode(beat)
+                    )
+                )
+            await asyncio.sleep(0.5)
+
+    async def run(self, stop: asyncio.Event, drain_timeout_s: float = 10.0) -> None:
+        jcfg = self.cfg.journal
+        self.journal = await Journal.open(
+            jcfg.path,
+            max_bytes=jcfg.max_bytes,
+            policy=jcfg.policy,
+            drop_sensor_type=jcfg.drop_sensor_type,
+            commit_interval_ms=jcfg.commit_interval_ms,
+            commit_records=jcfg.commit_records,
+        )
+        log.info(
+            "gateway_starting",
+            gateway_id=self.cfg.gateway_id,
+            journal=str(jcfg.path),
+            backlog=self.journal.depth_records,
+            torn_records=self.journal.recovered_torn_records,
+        )
+        self.sink = KafkaSink(self.cfg.kafka, self.journal, self.metrics)
+        if self.cfg.mqtt is not None:
+            self.sources.append(MQTTSourceRunner(self.cfg.mqtt, self.metrics))
+        self.sources += [SerialSourceRunner(p, self.metrics) for p in self.cfg.serial]
+        http = HealthServer(make_app(self.metrics.registry, self.status), self.cfg.http.host, self.cfg.http.port)
+        http.start()
+        sink_task = asyncio.create_task(self.sink.run(), name="kafka-sink")
+        source_tasks = [asyncio.create_task(s.run(self.deliver), name=s.name) for s in self.sources]
+        house = asyncio.create_task(self._housekeeping(), name="housekeeping")
+        everything = [sink_task, *source_tasks, house]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopper, *everything], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                log.error("gateway_task_failed", task=task.get_name(), error=repr(task.exception()))
+        log.info("gateway_stopping", backlog=self.journal.depth_records)
+        for source in self.sources:
+            await source.close()
+        for task in source_tasks:
+            task.cancel()
+        await asyncio.gather(*source_tasks, return_exceptions=True)
+        deadline = time.monotonic() + drain_timeout_s
+        while self.journal.depth_records and time.monotonic() < deadline and not sink_task.done():
+            await asyncio.sleep(0.05)
+        for task in (sink_task, house, stopper):
+            task.cancel()
+        await asyncio.gather(sink_task, house, stopper, return_exceptions=True)
+        await self.sink.close()
+        self._refresh_gauges()
+        await self.journal.close()
+        http.stop()
+        log.info("gateway_stopped", unsent=self.journal.depth_records)
+
+
+def run_forever(cfg: GatewayConfig) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Gateway(cfg).run(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

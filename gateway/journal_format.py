@@ -1,0 +1,178 @@
+"""The journal's on-disk record format, pure and free of I/O: segment header, framing and scan.
+
+A segment is a 16-byte header followed by frames `crc32c u32 | length u32 | kind u8 | id u64 |
+payload`; the CRC32C (google-crc32c, hardware accelerated) covers everything after itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+import google_crc32c
+import msgspec
+
+SEGMENT_SUFFIX: Final = ".seg"
+SEGMENT_MAGIC: Final = b"CGJ\x01"
+HEADER: Final = struct.Struct("<4sIQ")  # magic, format version, base id
+HEADER_SIZE: Final = HEADER.size
+FORMAT_VERSION: Final = 1
+
+_CRC: Final = struct.Struct("<I")
+_TAIL: Final = struct.Struct("<IBQ")  # payload length, kind, id: the part the CRC covers
+FRAME_OVERHEAD: Final = _CRC.size + _TAIL.size
+# A frame longer than this is a corrupt length field, not a record.
+MAX_PAYLOAD: Final = 64 * 1024 * 1024
+
+_crc_value = google_crc32c.value
+_crc_extend = google_crc32c.extend
+
+
+class JournalRecord(msgspec.Struct, frozen=True, array_like=True):
+    """One message on its way to Kafka. `ts` is integer nanoseconds (time of receipt/append)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    sensor_type: str
+    ts: int
+
+
+class Kind(IntEnum):
+    DATA = 0
+    RELEASED = 1  # payload u64: every id up to it is delivered or dropped
+    DROPPED = 2  # payload u64 array: ids the full-journal policy dropped
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_record = msgspec.msgpack.Decoder(JournalRecord).decode
+_U64: Final = struct.Struct("<Q")
+
+
+def segment_name(base_id: int) -> str:
+    return f"{base_id:020d}{SEGMENT_SUFFIX}"
+
+
+def segment_header(base_id: int) -> bytes:
+    return HEADER.pack(SEGMENT_MAGIC, FORMAT_VERSION, base_id)
+
+
+def parse_header(data: bytes) -> int | None:
+    """The segment's base id, or None when the header is short or not ours."""
+    if len(data) < HEADER_SIZE:
+        return None
+    magic, version, base_id = HEADER.unpack_from(data)
+    if magic != SEGMENT_MAGIC or version != FORMAT_VERSION:
+        return None
+    return int(base_id)
+
+
+def frame(kind: Kind, record_id: int, payload: bytes) -> bytes:
+    tail = _TAIL.pack(len(payload), kind, record_id)
+    return _CRC.pack(_crc_extend(_crc_value(tail), payload)) + tail + payload
+
+
+def encode_payload(record: JournalRecord) -> bytes:
+    return _encode(record)
+
+
+def append_data(buf: bytearray, record_id: int, payload: bytes) -> None:
+    """Frame one encoded record onto `buf` (FRAME_OVERHEAD + len(payload) bytes)."""
+    tail = _TAIL.pack(len(payload), Kind.DATA, record_id)
+    buf += _CRC.pack(_crc_extend(_crc_value(tail), payload))
+    buf += tail
+    buf += payload
+
+
+def released_frame(upto_id: int) -> bytes:
+    return frame(Kind.RELEASED, upto_id, _U64.pack(upto_id))
+
+
+def dropped_frame(ids: Sequence[int]) -> bytes:
+    return frame(Kind.DROPPED, ids[-1], struct.pack(f"<{len(ids)}Q", *ids))
+
+
+def dropped_ids(payload: bytes | memoryview) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(payload) // 8}Q", payload)
+
+
+def decode_record(data: bytes | memoryview) -> JournalRecord:
+    """The record in one complete frame; raises ValueError when its CRC does not match."""
+    length = _TAIL.unpack_from(data, _CRC.size)[0]
+    body = bytes(data[_CRC.size : FRAME_OVERHEAD + length])
+    if _crc_value(body) != _CRC.unpack_from(data)[0]:
+        raise ValueError("crc mismatch")
+    return _decode_record(memoryview(body)[_TAIL.size :])
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    kind: Kind
+    record_id: int
+    offset: int
+    size: int
+    payload: memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """Where a scan stopped early: `torn` means nothing valid follows (a cut tail)."""
+
+    offset: int
+    torn: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    frames: list[Frame]
+    end: int  # offset just past the last good frame
+    damage: Damage | None
+
+
+def _check(view: memoryview, offset: int, after_id: int) -> Frame | None:
+    """The valid frame at `offset`, or None when it is incomplete, corrupt or out of order."""
+    if offset + FRAME_OVERHEAD > len(view):
+        return None
+    (crc,) = _CRC.unpack_from(view, offset)
+    length, kind, record_id = _TAIL.unpack_from(view, offset + _CRC.size)
+    end = offset + FRAME_OVERHEAD + length
+    if length > MAX_PAYLOAD or end > len(view) or kind > Kind.DROPPED:
+        return None
+    if _crc_value(bytes(view[offset + _CRC.size : end])) != crc:
+        return None
+    if kind == Kind.DATA and record_id <= after_id:
+        return None
+    return Frame(Kind(kind), record_id, offset, end - offset, view[offset + FRAME_OVERHEAD : end])
+
+
+def scan(data: bytes, start: int = HEADER_SIZE, after_id: int = -1) -> Scan:
+    """Every good frame from `start` until the end or the first bad one.
+
+    Data ids must increase (beyond `after_id`). A bad frame whose declared length is followed
+    by another good frame is corruption in the middle; anything else is a torn tail.
+    """
+    view = memoryview(data)
+    frames: list[Frame] = []
+    offset = start
+    last_id = after_id
+    while offset < len(view):
+        found = _check(view, offset, last_id)
+        if found is None:
+            return Scan(frames, offset, Damage(offset, torn=not _good_frame_follows(view, offset)))
+        frames.append(found)
+        if found.kind == Kind.DATA:
+            last_id = found.record_id
+        offset += found.size
+    return Scan(frames, offset, None)
+
+
+def _good_frame_follows(view: memoryview, offset: int) -> bool:
+    if offset + FRAME_OVERHEAD > len(view):
+        return False
+    length = _TAIL.unpack_from(view, offset + _CRC.size)[0]
+    following = offset + FRAME_OVERHEAD + length
+    return following < len(view) and _check(view, following, -1) is not None

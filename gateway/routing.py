@@ -1,0 +1,105 @@
+"""Decode inbound bytes with the edge codecs and route them to journal records.
+
+Readings go to city.<sensor_type>.v1 keyed by sensor id; anything that does not decode goes to
+city.deadletter.v1 with its reason, source, origin and (capped) raw bytes. Nothing raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from edge import deadletter, mqtt_json
+from edge import reading as reading_codec
+from edge.codec import Rejected
+from edge.reading import CONTENT_TYPE, SCHEMA_VERSION, Location, Reading
+from edge.serial_codecs import CODECS, SerialCodec
+from edge.topics import DEADLETTER, reading_topic
+from gateway.config import SerialPort
+from gateway.journal import JournalRecord
+from gateway.metrics import GatewayMetrics
+from gateway.sources import Inbound
+
+
+class Router:
+    def __init__(
+        self,
+        gateway_id: str,
+        metrics: GatewayMetrics,
+        serial_ports: Sequence[SerialPort] = (),
+        max_raw: int = 4096,
+    ) -> None:
+        self.gateway_id = gateway_id
+        self.metrics = metrics
+        self.max_raw = max_raw
+        self._gw = gateway_id.encode()
+        self._reading_headers = (
+            ("gateway_id", self._gw),
+            ("schema_version", str(SCHEMA_VERSION).encode()),
+            ("content_type", CONTENT_TYPE.encode()),
+        )
+        # Serial frames carry no sequence number: the gateway counts per port.
+        self._serial: dict[str, tuple[SerialPort, SerialCodec, Location]] = {
+            p.port: (p, CODECS[p.codec], Location(p.district, p.latitude, p.longitude))
+            for p in serial_ports
+        }
+        self._serial_seq: dict[str, int] = {}
+
+    def route(self, batch: Sequence[Inbound]) -> list[JournalRecord]:
+        return [self._one(item) for item in batch]
+
+    def _one(self, item: Inbound) -> JournalRecord:
+        if item.rejected:
+            return self._deadletter(item, item.rejected)
+        if item.source == "mqtt":
+            result = mqtt_json.decode(item.origin, item.payload, item.received_ts)
+        else:
+            result = self._decode_serial(item)
+        if isinstance(result, Rejected):
+            return self._deadletter(item, result.reason)
+        return self._reading(result, item.received_ts)
+
+    def _decode_serial(self, item: Inbound) -> Reading | Rejected:
+        port, codec, location = self._serial[item.origin]
+        seq = self._serial_seq.get(item.origin, 0) + 1
+        self._serial_seq[item.origin] = seq
+        return codec.to_reading(
+            item.payload,
+            sensor_id=port.sensor_id,
+            location=location,
+            seq=seq,
+            received_ts=item.received_ts,
+        )
+
+    def _reading(self, reading: Reading, received_ts: int) -> JournalRecord:
+        stamped = msgspec.structs.replace(reading, gateway_id=self.gateway_id, received_ts=received_ts)
+        return JournalRecord(
+            topic=reading_topic(reading.sensor_type),
+            key=reading.sensor_id.encode(),
+            value=reading_codec.encode(stamped),
+            headers=self._reading_headers,
+            sensor_type=reading.sensor_type,
+            ts=received_ts,
+        )
+
+    def _deadletter(self, item: Inbound, reason: str) -> JournalRecord:
+        self.metrics.decode_errors.labels(item.source).inc()
+        self.metrics.deadletters.labels(item.source, reason.split(":", 1)[0]).inc()
+        record = deadletter.make(
+            reason=reason,
+            source=item.source,
+            origin=item.origin,
+            raw=item.payload,
+            received_ts=item.received_ts,
+            gateway_id=self.gateway_id,
+            max_raw=self.max_raw,
+        )
+        return JournalRecord(
+            topic=DEADLETTER,
+            key=item.origin.encode(),
+            value=deadletter.encode(record),
+            headers=(("gateway_id", self._gw), ("reason", reason[:200].encode())),
+            sensor_type="deadletter",
+            ts=item.received_ts,
+        )

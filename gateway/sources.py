@@ -1,0 +1,34 @@
+"""The source protocol shared by MQTT and serial inputs, and what they hand the pipeline.
+
+A source collects raw inputs, hands them to the pipeline in arrival order, and only after the
+pipeline returns (the batch is durable in the journal) acknowledges them upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+
+class Inbound(msgspec.Struct, frozen=True, array_like=True):
+    """One raw input: an MQTT message or a serial frame (or a rejected stretch of bytes)."""
+
+    source: str  # "mqtt" | "serial"
+    origin: str  # MQTT topic or serial port path
+    payload: bytes
+    received_ts: int
+    rejected: str = ""  # set when the source itself already refused the bytes (deframer)
+
+
+Deliver = Callable[[Sequence[Inbound]], Awaitable[None]]
+
+
+class Source(Protocol):
+    name: str
+
+    async def run(self, deliver: Deliver) -> None:
+        """Take inputs until cancelled; `deliver` returns once a batch is durable."""
+
+    async def close(self) -> None: ...

@@ -58,7 +58,7 @@ class DetectorConfig:
     """Rule parameters and the univariate detector's operating point."""
 
     univariate: UnivariateParams = field(default_factory=UnivariateParams)
-    anomaly_threshold: float = 0.99
+    anomaly_threshold: float = 0.9836  # the NAB standard-profile optimum (docs/detection.md)
     clear_after: int = 3
     flatline_n: int = 30
     silence_k: float = 5.0

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central.errors import CorpusError
+from central.univariate import UnivariateParams, score_streams
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -284,3 +285,14 @@ def perfect_scores(series: Series) -> FloatArray:
         if first <= right:
             out[first] = 1.0
     return out
+
+
+def univariate_scores(
+    corpus: Sequence[Series], params: UnivariateParams | None = None
+) -> list[FloatArray]:
+    """Run citygate's univariate detector over every file, row by row, no look-ahead.
+
+    The files are independent streams of one detector bank, advanced in lock step.
+    """
+    streams = [(s.values, s.timestamps.astype("datetime64[ns]").astype(np.int64)) for s in corpus]
+    return score_streams(streams, params)

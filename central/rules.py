@@ -297,7 +297,7 @@ class CountProfile:
 
     buckets: int = 24
     alpha: float = 0.1
-    k: float = 6.0
+    k: float = 5.0
     min_days: int = 3
     _mean: dict[str, list[float]] = field(default_factory=dict)
     _visits: dict[str, list[int]] = field(default_factory=dict)

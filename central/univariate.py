@@ -10,6 +10,7 @@ Work per value is O(1), there is no look-ahead, and all state lives in numpy arr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,17 +28,14 @@ class UnivariateParams:
 
     warmup: int = 60  # values seen before any score is given
     level_alpha: float = 0.1  # EWMA level forecast
-    scale_alpha: float = 0.02  # spread (mean absolute residual) of each forecast
+    scale_alpha: float = 0.005  # spread (mean absolute residual) of each forecast
     clip: float = 4.0  # Huber clip of an update, in spreads: spikes barely move the baseline
     tod_buckets: int = 48  # time-of-day profile resolution
-    tod_alpha: float = 0.15  # per visit of a bucket
-    drift_alpha: float = 0.1  # recent mean of scaled residuals, for level shifts and drift
-    history_alpha: float = 0.002  # how fast the stream's own distribution of surprises moves
-    refractory: int = 0  # values after an alarm whose score is held down (one alarm per event)
+    tod_alpha: float = 0.05  # per visit of a bucket
+    drift_alpha: float = 0.03  # recent mean of scaled residuals, for level shifts and drift
+    history_alpha: float = 0.01  # how fast the stream's own distribution of surprises moves
+    refractory: int = 400  # values after an alarm whose score is held down (one alarm per event)
     alarm: float = 0.99  # score that starts the refractory period
-    record_decay: float = 0.0
-    record_ratio: float = 1.0
-    record_power: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "history_alpha"):
@@ -52,8 +50,20 @@ class UnivariateBank:
     """Detector state for many streams (one per sensor field), addressed by slot number.
 
     `update(slots, values, ts)` scores one value for each slot given; a slot may appear several
-    times in a batch, in which case its values are applied in batch order.
+    times in a batch, in which case its values are applied in batch order. A stream costs
+    10 numbers plus its time-of-day profile (`tod_buckets` floats).
     """
+
+    count: IntArray  # values seen
+    level: FloatArray  # EWMA level forecast
+    level_spread: FloatArray  # its mean absolute residual
+    tod: FloatArray  # (streams, tod_buckets) time-of-day profile, NaN until a bucket is seen
+    tod_spread: FloatArray
+    tod_seen: IntArray  # residuals the time-of-day forecast has made
+    drift: FloatArray  # recent mean of scaled residuals
+    hist_mean: FloatArray  # this stream's distribution of log-surprise: mean
+    hist_var: FloatArray  # ... and variance
+    cooldown: IntArray  # values left in the refractory period
 
     def __init__(self, capacity: int, params: UnivariateParams | None = None) -> None:
         self.params = params or UnivariateParams()
@@ -67,7 +77,7 @@ class UnivariateBank:
         def extend(
             name: str, shape: tuple[int, ...], fill: float, dtype: type = np.float64
         ) -> None:
-            fresh = np.full(shape, fill, dtype=dtype)
+            fresh: npt.NDArray[Any] = np.full(shape, fill, dtype=dtype)
             if old:
                 fresh[:old] = getattr(self, name)
             setattr(self, name, fresh)
@@ -81,7 +91,6 @@ class UnivariateBank:
         extend("hist_mean", (capacity,), 0.0)
         extend("hist_var", (capacity,), 0.0)
         extend("cooldown", (capacity,), 0, np.int64)
-        extend("peak", (capacity,), 0.0)
         extend("tod_seen", (capacity,), 0, np.int64)
         self._capacity = capacity
 
@@ -165,15 +174,6 @@ class UnivariateBank:
         mean, var = self.hist_mean[s], self.hist_var[s]
         u = (surprise - mean) / np.sqrt(var + 1e-6)
         score = 1.0 / (1.0 + np.exp(-np.clip(u, -50.0, 50.0)))
-        if p.record_decay > 0:
-            # A surprise no bigger than recent ones is a repeat (periodic spikes), not news.
-            peak = self.peak[s]
-            score = (
-                score * np.minimum(1.0, surprise / (p.record_ratio * peak + 1e-9)) ** p.record_power
-            )
-            self.peak[s] = np.where(
-                n >= p.warmup // 2, np.maximum(surprise, peak * p.record_decay), 0.0
-            )
         warm = n >= p.warmup
         score = np.where(warm, score, 0.0)
         cooldown = self.cooldown[s]

@@ -68,11 +68,13 @@ def logs(service: str, follow: bool, lines: int) -> None:
 
 
 def _register() -> None:
+    from central.cli import central
     from deploy.demo import demo
+    from firmware_sim.cli import sim
     from gateway.cli import gateway
 
-    cli.add_command(gateway)
-    cli.add_command(demo)
+    for command in (gateway, central, sim, demo):
+        cli.add_command(command)
 
 
 def main() -> None:

@@ -44,7 +44,9 @@ def _pump(name: str, stream: object) -> None:
 
 
 @click.command()
-@click.option("--duration", type=float, default=0, help="Stop after this many seconds (0: run until Ctrl-C).")
+@click.option(
+    "--duration", type=float, default=0, help="Stop after this many seconds (0: run until Ctrl-C)."
+)
 def demo(duration: float) -> None:
     """Bring the local stack up and run gateway, central consumers and simulator."""
     try:
@@ -64,10 +66,10 @@ def demo(duration: float) -> None:
     click.echo("demo: press Ctrl-C to stop")
     deadline = time.monotonic() + duration if duration else None
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-        if any(p.poll() is not None for _, p in running if _ != "sim"):
+        if any(p.poll() is not None for name, p in running if name != "sim"):
             break
         stop.wait(0.5)
-    for name, proc in reversed(running):
+    for _name, proc in reversed(running):
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
     for name, proc in running:

@@ -63,28 +63,29 @@ class FieldSpec(msgspec.Struct, frozen=True):
     def problem(self, value: object) -> FieldProblem | None:
         """What is wrong with `value` for this field, or None."""
         kind = self.kind
-        # bool is an int subclass in Python, so kinds are compared by exact type.
-        vtype = type(value)
+        # bool is an int subclass in Python: a JSON true must not pass for a number.
+        is_bool = isinstance(value, bool)
         if kind == "float":
-            if vtype is not float and vtype is not int:
+            if is_bool or not isinstance(value, float | int):
                 return self._wrong_kind(value)
-            assert isinstance(value, float | int)
-            if vtype is float and not math.isfinite(value):
+            if not math.isfinite(value):
                 return FieldProblem("not_finite", self.name, f"{self.name}={value!r} is not finite")
             return self._range_problem(value)
         if kind == "int":
-            if vtype is not int:
+            if is_bool or not isinstance(value, int):
                 return self._wrong_kind(value)
-            assert isinstance(value, int)
+            if not -(2**63) <= value < 2**63:  # InfluxDB integers are 64-bit
+                detail = f"{self.name}={value} does not fit a 64-bit integer"
+                return FieldProblem("wrong_kind", self.name, detail)
             return self._range_problem(value)
         if kind == "str":
-            if vtype is not str:
+            if not isinstance(value, str):
                 return self._wrong_kind(value)
             if self.allowed is not None and value not in self.allowed:
                 detail = f"{self.name}={value!r} not one of {', '.join(self.allowed)}"
                 return FieldProblem("out_of_range", self.name, detail)
             return None
-        return None if vtype is bool else self._wrong_kind(value)
+        return None if is_bool else self._wrong_kind(value)
 
     def _wrong_kind(self, value: object) -> FieldProblem:
         detail = f"{self.name} expects {self.kind}, got {type(value).__name__} {value!r}"

@@ -24,7 +24,7 @@ CODES: Final = frozenset(
         "bad_length",  # a frame of the wrong size, or a wrong length field
         "bad_tail",  # wrong end byte
         "bad_json",  # malformed JSON
-        "bad_payload",  # well-formed, but missing or mistyped seq/ts/fields/lat/lon
+        "bad_payload",  # well-formed, but missing or mistyped seq/ts/fields/lat/lon, or no fields
         "bad_syntax",  # a text line that does not follow its grammar
         "bad_topic",  # an MQTT topic outside city/<district>/<type>/<id>/telemetry
         "bad_sensor_id",  # a sensor id or district with characters we cannot carry
@@ -61,7 +61,7 @@ class EncodeError(CitygateError, ValueError):
     """A value cannot be put on the wire as given (a programming or configuration error)."""
 
 
-def reject(code: str, detail: str, raw: bytes) -> Rejected:
+def reject(code: str, detail: str, raw: bytes | bytearray) -> Rejected:
     """A Rejected whose reason is "<code>: <detail>"."""
     return Rejected(f"{code}: {detail}", bytes(raw))
 
@@ -72,9 +72,11 @@ def vet_fields(
     """Judge decoded fields against the catalog: a Rejected, or the quality flags to set.
 
     Out-of-range values are kept and flagged "out_of_range", since spotting them is the
-    detectors' job. Unknown fields, wrong kinds and non-finite numbers are rejected: InfluxDB
-    would refuse them, or fix a field's type for good, and stall every later write.
+    detectors' job. No fields at all, unknown fields, wrong kinds and non-finite numbers are
+    rejected: InfluxDB would refuse them, or fix a field's type for good, and stall later writes.
     """
+    if not fields:
+        return reject("bad_payload", "no fields: InfluxDB cannot store a reading without any", raw)
     problems = sensor.problems(fields)
     if not problems:
         return ()

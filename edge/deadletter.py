@@ -85,5 +85,5 @@ def encode(dead_letter: DeadLetter) -> bytes:
 
 
 def decode(data: bytes) -> DeadLetter:
-    """Decode a DeadLetter from its Kafka record value; raises msgspec.ValidationError/DecodeError."""
+    """A DeadLetter from its Kafka record value; raises msgspec.ValidationError/DecodeError."""
     return _decoder.decode(data)

@@ -1,7 +1,12 @@
 """The root of every citygate exception tree.
 
+Bad bytes from a device are not errors: decoders return edge.codec.Rejected and never raise.
+
 CitygateError
- ├── edge.codec errors (DecodeError)           bad bytes from a device
+ ├── edge.catalog.CatalogError                 a sensor catalog file is wrong
+ │    └── UnknownSensorType                    a type the catalog does not describe
+ ├── edge.codec.EncodeError                    a value cannot be put on the wire
+ ├── edge.record_schemas.SchemaNotFound        no packaged JSON Schema of that name
  ├── deploy.local.StackError                   a local service cannot start or answer
  ├── gateway errors (ConfigError, JournalError) the daemon's own failures
  └── central errors                            consumers and detectors

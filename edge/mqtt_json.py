@@ -40,8 +40,15 @@ class _Payload(msgspec.Struct, frozen=True, omit_defaults=True):
     lon: _Lon | None = None
 
 
+class _RawFields(msgspec.Struct):
+    fields: dict[str, msgspec.Raw] = {}
+
+
 _encoder: Final = msgspec.json.Encoder()
 _lenient: Final = msgspec.json.Decoder(_Payload)
+_to_builtins: Final = msgspec.to_builtins
+_raw_fields: Final = msgspec.json.Decoder(_RawFields)
+_field_value: Final = msgspec.json.Decoder(FieldValue)
 
 
 def topic_for(district: str, sensor_type: str, sensor_id: str) -> str:
@@ -71,28 +78,23 @@ def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
     kept and flagged "out_of_range"; unknown fields and wrong kinds are rejected.
     """
     if len(payload) > MAX_PAYLOAD:
-        return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload[:MAX_PAYLOAD])
+        return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload)
     parsed = _parse_topic(topic)
-    if type(parsed) is str:
+    if isinstance(parsed, str):
         return Rejected(parsed, payload)
     district, sensor, sensor_id, strict = parsed
-    quality: tuple[str, ...] = ()
     try:
         message = strict.decode(payload)
-        fields = _builtins(message.fields)
-    except msgspec.MsgspecError:
-        # Slow path: anything the strict decoder refused is decoded leniently to say why.
-        try:
-            message = _lenient.decode(payload)
-        except msgspec.DecodeError as exc:
-            return reject("bad_json", str(exc), payload)
-        except msgspec.ValidationError as exc:
-            return reject("bad_payload", str(exc), payload)
-        verdict = vet_fields(sensor, message.fields, payload)
-        if isinstance(verdict, Rejected):
-            return verdict
-        quality = verdict
-        fields = sensor.normalise(message.fields)
+        fields = _to_builtins(message.fields)
+        quality: tuple[str, ...] = ()
+    except (msgspec.MsgspecError, UnicodeDecodeError):
+        fields = {}
+    if not fields:
+        # Slow path: what the strict decoder refused is decoded leniently to say why.
+        slow = _decode_slowly(sensor, payload)
+        if isinstance(slow, Rejected):
+            return slow
+        message, fields, quality = slow
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor.name,
@@ -105,7 +107,34 @@ def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
     )
 
 
-_builtins: Final = msgspec.to_builtins
+def _decode_slowly(
+    sensor: SensorType, payload: bytes
+) -> tuple[_Payload, dict[str, FieldValue], tuple[str, ...]] | Rejected:
+    try:
+        message = _lenient.decode(payload)
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError, so it goes first
+        return reject("bad_payload", _name_field(str(exc), payload), payload)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec lets bad UTF-8 through
+        return reject("bad_json", str(exc), payload)
+    verdict = vet_fields(sensor, message.fields, payload)
+    if isinstance(verdict, Rejected):
+        return verdict
+    return message, sensor.normalise(message.fields), verdict
+
+
+def _name_field(message: str, payload: bytes) -> str:
+    """msgspec says `$.fields[...]` for a bad dict value: name the field, for the operator."""
+    if not message.endswith("$.fields[...]`"):
+        return message
+    try:
+        for name, raw in _raw_fields.decode(payload).fields.items():
+            try:
+                _field_value.decode(raw)
+            except msgspec.ValidationError:
+                return message.replace("[...]", f".{name}")
+    except msgspec.DecodeError:  # the payload breaks down after the first problem
+        pass
+    return message
 
 
 @functools.lru_cache(maxsize=16384)
@@ -139,7 +168,10 @@ def _strict_decoder(sensor_type: str) -> msgspec.json.Decoder[Any]:
     sensor = _catalog().sensor(sensor_type)
     fields_type = msgspec.defstruct(
         f"{sensor_type}_fields",
-        [(s.name, _field_type(s) | msgspec.UnsetType, msgspec.UNSET) for s in sensor.fields.values()],
+        [
+            (s.name, _field_type(s) | msgspec.UnsetType, msgspec.UNSET)
+            for s in sensor.fields.values()
+        ],
         forbid_unknown_fields=True,
         frozen=True,
     )
@@ -161,7 +193,7 @@ def _field_type(spec: FieldSpec) -> Any:
     if spec.kind == "bool":
         return bool
     if spec.kind == "str":
-        return Literal[spec.allowed] if spec.allowed else str  # type: ignore[valid-type]
+        return Literal[spec.allowed] if spec.allowed else str
     if spec.kind == "int":
         low = -(2**63) if spec.min is None else int(spec.min)
         high = 2**63 - 1 if spec.max is None else int(spec.max)

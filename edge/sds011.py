@@ -1,4 +1,4 @@
-"""Nova Fitness SDS011 particulate sensor: its 10-byte serial data frame, byte-exact to the datasheet.
+"""Nova Fitness SDS011 particulate sensor: its 10-byte data frame, byte-exact to the datasheet.
 
 0xAA 0xC0, PM2.5 and PM10 in tenths of µg/m³ (uint16 little-endian), two device id bytes, a
 checksum that is the low byte of the sum of the six data bytes (2..7), and 0xAB.
@@ -18,7 +18,7 @@ FRAME_SIZE: Final = 10
 
 
 class SDS011Frame(msgspec.Struct, frozen=True):
-    """One measurement. `device_id` reads its two bytes as the datasheet prints ids: A1 60 is 0xA160."""
+    """One measurement. `device_id` reads its bytes as the datasheet prints ids: A1 60 is A160."""
 
     pm25_tenths: int  # PM2.5 in tenths of µg/m³
     pm10_tenths: int

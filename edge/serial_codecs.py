@@ -69,7 +69,9 @@ class PMS5003Codec:
             "pm25": float(decoded.pm2_5_atm),
             "pm10": float(decoded.pm10_atm),
         }
-        return _gateway_stamped(self.sensor_type, fields, frame, sensor_id, location, seq, received_ts)
+        return _gateway_stamped(
+            self.sensor_type, fields, frame, sensor_id, location, seq, received_ts
+        )
 
 
 class SDS011Codec:
@@ -97,7 +99,9 @@ class SDS011Codec:
             "pm25": decoded.pm25_tenths / 10,
             "pm10": decoded.pm10_tenths / 10,
         }
-        return _gateway_stamped(self.sensor_type, fields, frame, sensor_id, location, seq, received_ts)
+        return _gateway_stamped(
+            self.sensor_type, fields, frame, sensor_id, location, seq, received_ts
+        )
 
 
 class TrafficLineCodec:

@@ -39,7 +39,7 @@ def checksum(body: bytes) -> int:
 
 
 def encode(reading: Reading) -> bytes:
-    """The line a controller sends for `reading`; raises EncodeError for what the grammar cannot hold."""
+    """The line a controller sends for `reading`; EncodeError for what the grammar cannot hold."""
     if not NAME_PATTERN.fullmatch(reading.sensor_id):
         raise EncodeError(f"sensor id {reading.sensor_id!r} must match {NAME_PATTERN.pattern}")
     parts = [SENTENCE, reading.sensor_id, str(reading.seq), str(reading.ts // _NS_PER_MS)]

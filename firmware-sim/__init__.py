@@ -6,10 +6,10 @@ The public API is small: load a scenario, build a `Simulator`, and drive it with
 
 from firmware_sim.errors import ScenarioError, SimError, TransportError
 from firmware_sim.scenario import Scenario, load_scenario
-from firmware_sim.simulator import Outgoing, Simulator
+from firmware_sim.simulator import Batch, Simulator
 
 __all__ = [
-    "Outgoing",
+    "Batch",
     "Scenario",
     "ScenarioError",
     "SimError",

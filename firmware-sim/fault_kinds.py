@@ -45,12 +45,18 @@ class FaultKind:
 
 KINDS: Final[dict[str, FaultKind]] = {
     "spike": FaultKind(BOTH, default_magnitude=8.0, magnitude_means="multiplier of the value"),
-    "drift": FaultKind(BOTH, default_magnitude=0.5, magnitude_means="change per minute, in % of range"),
+    "drift": FaultKind(
+        BOTH, default_magnitude=0.5, magnitude_means="change per minute, in % of range"
+    ),
     "stuck": FaultKind(BOTH),
     "dropout": FaultKind(BOTH),
     "out_of_range": FaultKind(BOTH, default_magnitude=1.5, magnitude_means="multiple of the max"),
-    "noise_burst": FaultKind(BOTH, default_magnitude=0.2, magnitude_means="sigma, fraction of range"),
-    "pm25_above_pm10": FaultKind(frozenset({AIR}), default_magnitude=1.4, magnitude_means="pm25/pm10"),
+    "noise_burst": FaultKind(
+        BOTH, default_magnitude=0.2, magnitude_means="sigma, fraction of range"
+    ),
+    "pm25_above_pm10": FaultKind(
+        frozenset({AIR}), default_magnitude=1.4, magnitude_means="pm25/pm10"
+    ),
     "clock_skew": FaultKind(BOTH, default_magnitude=300.0, magnitude_means="seconds added to ts"),
     "duplicate": FaultKind(BOTH),
     "out_of_order": FaultKind(BOTH),

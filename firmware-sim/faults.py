@@ -13,19 +13,21 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
-
-from edge.catalog import Catalog
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import DEFAULT_FIELD, KINDS
 from firmware_sim.fleet import Fleet
 from firmware_sim.scenario import FaultSpec, Scenario, SerialTransport
 from firmware_sim.traffic_signal import APPROACHES, DETECTORS, refresh_totals
 
+from edge.catalog import Catalog
+
 EMISSION: Final = frozenset(
     {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug"}
 )
 # A controller's loop diagnostics flag a stuck or silent detector only after watching it a while.
 DIAGNOSTIC_DELAY_NS: Final = 30 * 1_000_000_000
+# Faults that change one named field; the others act on timing, bytes or a group of fields.
+FIELD_FAULTS: Final = frozenset({"spike", "drift", "stuck", "out_of_range", "noise_burst"})
 _RANDOM_CHUNK_S: Final = 600
 _NS: Final = 1_000_000_000
 
@@ -141,7 +143,9 @@ class FaultBook:
             fault=spec.type,
             start_ns=start,
             end_ns=start + round(spec.duration * _NS),
-            field=spec.field or DEFAULT_FIELD[dev.sensor_type],
+            field=(spec.field or DEFAULT_FIELD[dev.sensor_type])
+            if spec.type in FIELD_FAULTS
+            else "",
             magnitude=spec.effective_magnitude,
             detector=int(rng.integers(1, DETECTORS + 1)),
             origin=origin,
@@ -162,10 +166,12 @@ class FaultBook:
                 rng = np.random.default_rng([self.seed & 0xFFFFFFFF, 5, i, c])
                 expected = spec.random.rate_per_hour * len(devices) * _RANDOM_CHUNK_S / 3600
                 n = int(rng.poisson(expected)) if len(devices) else 0
-                chosen = rng.choice(devices, n) if n else []
+                chosen = rng.choice(devices, n) if n else np.empty(0, dtype=np.int64)
                 offsets = np.sort(rng.random(n)) * chunk_ns
                 for device, offset in zip(chosen, offsets, strict=True):
-                    self._push(self._window(spec, int(device), chunk_start + int(offset), rng, "random"))
+                    self._push(
+                        self._window(spec, int(device), chunk_start + int(offset), rng, "random")
+                    )
 
     def advance(self, t_ns: int) -> tuple[list[FaultWindow], list[FaultWindow]]:
         """Start and end windows up to t_ns; returns (started, ended)."""
@@ -234,20 +240,26 @@ class FaultBook:
 Values = dict[str, np.ndarray]
 
 
-def _spike(book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+def _spike(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
     w = a.window
     low, high = book._span(w.sensor_type, w.field)
     v[w.field][p] = v[w.field][p] * w.magnitude + 0.02 * (high - low)
 
 
-def _drift(book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+def _drift(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
     w = a.window
     low, high = book._span(w.sensor_type, w.field)
     minutes = (t - w.start_ns) / 60e9
     v[w.field][p] = v[w.field][p] + w.magnitude / 100 * (high - low) * minutes
 
 
-def _stuck(book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+def _stuck(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
     name = a.window.field
     if name not in a.state:
         a.state[name] = v[name][p]
@@ -302,9 +314,7 @@ def _stuck_phase(
         v[name][p] = a.state[name]
 
 
-def _detector(
-    a: ActiveFault, v: Values, p: int, t: int, occupancy: float, code: str
-) -> None:
+def _detector(a: ActiveFault, v: Values, p: int, t: int, occupancy: float, code: str) -> None:
     k = a.window.detector
     v[f"d{k}_intensity"][p] = 0
     v[f"d{k}_occupancy"][p] = occupancy

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
 from edge.catalog import load_catalog
 from edge.reading import Location
-from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
 ABBREVIATION = {"air_quality": "aq", "traffic_signal": "ts"}
 _M_PER_DEG_LAT = 111_320.0
@@ -90,13 +90,17 @@ class Fleet:
         offset_arr = np.asarray(offsets, dtype=np.int64)
         intervals = np.asarray([d.interval_ticks for d in self.devices], dtype=np.int64)
         types = np.asarray([d.sensor_type for d in self.devices], dtype=object)
-        for sensor_type in ABBREVIATION:
-            members = np.flatnonzero(types == sensor_type)
+        for kind in ABBREVIATION:
+            members = np.flatnonzero(types == kind)
             if not len(members):
                 continue
-            self.by_type[sensor_type] = members
-            self._wheels[sensor_type] = [
-                _Wheel(int(i), members[intervals[members] == i], offset_arr[members][intervals[members] == i])
+            self.by_type[kind] = members
+            self._wheels[kind] = [
+                _Wheel(
+                    int(i),
+                    members[intervals[members] == i],
+                    offset_arr[members][intervals[members] == i],
+                )
                 for i in np.unique(intervals[members])
             ]
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from firmware_sim.errors import ScenarioError
+from firmware_sim.fault_kinds import KINDS, FaultType
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -23,9 +25,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from firmware_sim.errors import ScenarioError
-from firmware_sim.fault_kinds import KINDS, FaultType
 
 SensorTypeName = Literal["air_quality", "traffic_signal"]
 
@@ -63,7 +62,11 @@ class SerialTransport(_Model):
 Transport = Annotated[MqttTransport | SerialTransport, Field(discriminator="kind")]
 
 # Which serial codec can carry which sensor type: PM sensors cannot speak for a signal controller.
-CODEC_SENSOR_TYPE = {"pms5003": "air_quality", "sds011": "air_quality", "traffic_line": "traffic_signal"}
+CODEC_SENSOR_TYPE = {
+    "pms5003": "air_quality",
+    "sds011": "air_quality",
+    "traffic_line": "traffic_signal",
+}
 
 
 def _count_shorthand(value: Any) -> Any:
@@ -165,7 +168,7 @@ class Scenario(_Model):
         for district in self.districts:
             for sensor_type, group in district.devices.items():
                 transport = group.transport or self.transport
-                if isinstance(transport, SerialTransport):
+                if group.count and isinstance(transport, SerialTransport):
                     carries = CODEC_SENSOR_TYPE[transport.codec]
                     if carries != sensor_type:
                         raise ValueError(
@@ -190,7 +193,9 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     try:
         raw = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise ScenarioError(f"scenario {path}: cannot read it: {exc.strerror}", path=str(path)) from exc
+        raise ScenarioError(
+            f"scenario {path}: cannot read it: {exc.strerror}", path=str(path)
+        ) from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"scenario {path}: not valid YAML: {exc}", path=str(path)) from exc
     if not isinstance(raw, dict):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+import msgspec
+
 from edge import pms5003, sds011, traffic_line
 from edge.reading import Reading
 
@@ -51,8 +53,17 @@ def sds011_frame(reading: Reading, device_index: int) -> bytes:
     return sds011.encode(frame)
 
 
+def _on_the_line(name: str, value: object) -> bool:
+    # A full reading does not fit in one $TSC line (512 bytes), so, like a serial counter, the
+    # controller sends flows, phases and detector data, and detector fault codes only when set.
+    if name.startswith(("split_", "pedestrianCall_")):
+        return False
+    return not (name.endswith("_fault") and value == "none")
+
+
 def traffic_line_frame(reading: Reading, device_index: int) -> bytes:
-    return traffic_line.encode(reading)
+    fields = {k: v for k, v in reading.fields.items() if _on_the_line(k, v)}
+    return traffic_line.encode(msgspec.structs.replace(reading, fields=fields))
 
 
 ENCODERS: Final[dict[str, Callable[[Reading, int], bytes]]] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-
 from firmware_sim.conditions import Conditions
 from firmware_sim.randomness import hash_uniform
 
@@ -101,11 +100,16 @@ class TrafficSignalModel:
             "cycleLength": cycle,
             "conflictMonitor": np.zeros(n, dtype=bool),
         }
-        stage_of = {"N": (ns, green_ns), "S": (ns, green_ns), "E": (ew, green_ew), "W": (ew, green_ew)}
+        stage_of = {
+            "N": (ns, green_ns),
+            "S": (ns, green_ns),
+            "E": (ew, green_ew),
+            "W": (ew, green_ew),
+        }
         for a in APPROACHES:
             phase, green = stage_of[a]
             values[f"phase_{a}"] = PHASE_NAMES[phase]
-            values[f"split_{a}"] = green
+            values[f"split_{a}"] = green.copy()
             values[f"pedestrianCall_{a}"] = calls[a]
         no_fault = np.full(n, "none", dtype=object)
         for k in range(DETECTORS):

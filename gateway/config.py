@@ -108,19 +108,22 @@ class GatewayConfig(_Section):
     kafka: Kafka = Kafka()
     http: HTTP = HTTP()
     heartbeat_s: float = Field(5.0, gt=0)
-    deadletter_max_raw: int = Field(4096, ge=0)
 
     def resolved(self) -> GatewayConfig:
         """Fill unset connection settings from the local stack or CITYGATE_* variables."""
         conn = connections.load()
         mqtt = self.mqtt
         if mqtt is not None:
-            mqtt = mqtt.model_copy(update={
-                "host": mqtt.host or conn.mqtt_host,
-                "port": mqtt.port or conn.mqtt_port,
-                "client_id": mqtt.client_id or f"citygate-{self.gateway_id}",
-            })
-        kafka = self.kafka.model_copy(update={"bootstrap": self.kafka.bootstrap or conn.kafka_bootstrap})
+            mqtt = mqtt.model_copy(
+                update={
+                    "host": mqtt.host or conn.mqtt_host,
+                    "port": mqtt.port or conn.mqtt_port,
+                    "client_id": mqtt.client_id or f"citygate-{self.gateway_id}",
+                }
+            )
+        kafka = self.kafka.model_copy(
+            update={"bootstrap": self.kafka.bootstrap or conn.kafka_bootstrap}
+        )
         return self.model_copy(update={"mqtt": mqtt, "kafka": kafka})
 
 
@@ -132,7 +135,7 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         node = data
         for part in path[:-1]:
             node = node.setdefault(part, {})

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from edge.errors import CitygateError
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
 from gateway.health import HealthServer, make_app
@@ -31,11 +32,15 @@ from gateway.sources import Inbound, Source
 log = structlog.get_logger("gateway")
 
 
+class GatewayFailed(CitygateError):
+    """A gateway task died; the daemon stopped cleanly and exits non-zero to be restarted."""
+
+
 class Gateway:
     def __init__(self, cfg: GatewayConfig) -> None:
         self.cfg = cfg
         self.metrics = GatewayMetrics()
-        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial, cfg.deadletter_max_raw)
+        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial)
         self.started = time.time()
         self.journal: Journal | None = None
         self.sink: KafkaSink | None = None
@@ -64,9 +69,7 @@ class Gateway:
         }
 
     def status(self) -> dict[str, Any]:
-        mqtt_ok = all(
-            s.connected.is_set() for s in self.sources if isinstance(s, MQTTSourceRunner)
-        )
+        mqtt_ok = all(s.connected.is_set() for s in self.sources if isinstance(s, MQTTSourceRunner))
         kafka_ok = self.sink is not None and self.sink.connected
         ok = self.journal is not None and mqtt_ok and kafka_ok
         return {
@@ -94,6 +97,7 @@ class Gateway:
 
     async def _housekeeping(self) -> None:
         next_beat = 0.0
+        beats: set[asyncio.Task[None]] = set()
         while True:
             self._refresh_gauges()
             now = time.monotonic()
@@ -105,11 +109,13 @@ class Gateway:
                     "uptime_s": round(time.time() - self.started, 3),
                     "figures": self.figures(),
                 }
-                asyncio.create_task(
+                beat_task = asyncio.create_task(
                     self.sink.send_status(
                         GATEWAY_STATUS, self.cfg.gateway_id.encode(), msgspec.json.encode(beat)
                     )
                 )
+                beats.add(beat_task)
+                beat_task.add_done_callback(beats.discard)
             await asyncio.sleep(0.5)
 
     async def run(self, stop: asyncio.Event, drain_timeout_s: float = 10.0) -> None:
@@ -133,7 +139,9 @@ class Gateway:
         if self.cfg.mqtt is not None:
             self.sources.append(MQTTSourceRunner(self.cfg.mqtt, self.metrics))
         self.sources += [SerialSourceRunner(p, self.metrics) for p in self.cfg.serial]
-        http = HealthServer(make_app(self.metrics.registry, self.status), self.cfg.http.host, self.cfg.http.port)
+        http = HealthServer(
+            make_app(self.metrics.registry, self.status), self.cfg.http.host, self.cfg.http.port
+        )
         http.start()
         sink_task = asyncio.create_task(self.sink.run(), name="kafka-sink")
         source_tasks = [asyncio.create_task(s.run(self.deliver), name=s.name) for s in self.sources]
@@ -141,9 +149,9 @@ class Gateway:
         everything = [sink_task, *source_tasks, house]
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopper, *everything], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopper and task.exception() is not None:
-                log.error("gateway_task_failed", task=task.get_name(), error=repr(task.exception()))
+        failed = [t for t in done if t is not stopper and t.exception() is not None]
+        for task in failed:
+            log.error("gateway_task_failed", task=task.get_name(), error=repr(task.exception()))
         log.info("gateway_stopping", backlog=self.journal.depth_records)
         for source in self.sources:
             await source.close()
@@ -161,6 +169,11 @@ class Gateway:
         await self.journal.close()
         http.stop()
         log.info("gateway_stopped", unsent=self.journal.depth_records)
+        if failed:
+            # Exit non-zero so the service manager restarts us; the journal kept everything.
+            raise GatewayFailed(f"gateway task {failed[0].get_name()} failed") from failed[
+                0
+            ].exception()
 
 
 def run_forever(cfg: GatewayConfig) -> None:

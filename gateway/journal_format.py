@@ -100,6 +100,11 @@ def dropped_ids(payload: bytes | memoryview) -> tuple[int, ...]:
     return struct.unpack(f"<{len(payload) // 8}Q", payload)
 
 
+def decode_payload(payload: bytes | memoryview) -> JournalRecord:
+    """The record in a payload whose frame was already checked."""
+    return _decode_record(payload)
+
+
 def decode_record(data: bytes | memoryview) -> JournalRecord:
     """The record in one complete frame; raises ValueError when its CRC does not match."""
     length = _TAIL.unpack_from(data, _CRC.size)[0]

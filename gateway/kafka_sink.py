@@ -13,9 +13,11 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from gateway.config import Kafka
-from gateway.journal import Journal
+from gateway.journal import Journal, JournalRecord
 from gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger("gateway.kafka")
@@ -39,6 +41,8 @@ class KafkaSink:
             client_id="citygate-gateway",
         )
         self.connected = False
+        self._partitions: dict[str, list[int]] = {}
+        self._key_partition: dict[str, dict[bytes, int]] = {}
 
     async def start(self) -> None:
         """Connect, retrying: the gateway keeps journaling while Kafka is unreachable."""
@@ -67,25 +71,66 @@ class KafkaSink:
                 self.journal.rewind()
                 await asyncio.sleep(self.cfg.retry_backoff_s)
 
-    async def _send(self, batch: list[tuple[int, Any]]) -> int:
-        """Send a batch; the number of leading records Kafka acknowledged."""
-        futures: list[asyncio.Future[Any]] = []
+    async def _partition(self, topic: str, key: bytes) -> int:
+        """The producer's default partition for `key` (murmur2, as Java clients), memoised:
+        sensor ids repeat, and the pure-Python hash is the costliest step per record."""
+        parts = self._partitions.get(topic)
+        if parts is None:
+            parts = sorted(await self.producer.partitions_for(topic))
+            self._partitions[topic] = parts
+            self._key_partition[topic] = {}
+        cache = self._key_partition[topic]
+        partition = cache.get(key)
+        if partition is None:
+            partition = cache[key] = DefaultPartitioner()(key, parts, parts)
+        return partition
+
+    async def _send(self, batch: list[tuple[int, JournalRecord]]) -> int:
+        """Send a batch as one record batch per partition; returns how many leading records
+        (in journal order) Kafka acknowledged."""
+        # Per partition, records keep journal order, so each sensor's order holds.
+        builders: dict[tuple[str, int], list[BatchBuilder]] = {}
+        owner: list[tuple[tuple[str, int], int]] = []  # per record: its partition and batch no.
         error: BaseException | None = None
-        for _, rec in batch:
-            try:
-                futures.append(
-                    await self.producer.send(
-                        rec.topic, rec.value, key=rec.key, headers=list(rec.headers)
+        try:
+            for _, rec in batch:
+                tp = (rec.topic, await self._partition(rec.topic, rec.key))
+                chain = builders.setdefault(tp, [])
+                if (
+                    not chain
+                    or chain[-1].append(
+                        timestamp=None, key=rec.key, value=rec.value, headers=list(rec.headers)
                     )
-                )
-            except (KafkaError, OSError) as exc:
-                error = exc
-                break
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        acked = 0
-        for result in results:
+                    is None
+                ):
+                    builder = self.producer.create_batch()
+                    builder.append(
+                        timestamp=None, key=rec.key, value=rec.value, headers=list(rec.headers)
+                    )
+                    chain.append(builder)
+                owner.append((tp, len(chain) - 1))
+        except (KafkaError, OSError) as exc:
+            error = exc
+        sends: dict[tuple[tuple[str, int], int], asyncio.Future[Any]] = {}
+        for (topic, partition), chain in builders.items():
+            for i, builder in enumerate(chain):
+                builder.close()
+                try:
+                    sends[(topic, partition), i] = await self.producer.send_batch(
+                        builder, topic, partition=partition
+                    )
+                except (KafkaError, OSError) as exc:
+                    error = error or exc
+        failed: set[tuple[tuple[str, int], int]] = set()
+        for where, result in zip(
+            sends, await asyncio.gather(*sends.values(), return_exceptions=True), strict=True
+        ):
             if isinstance(result, BaseException):
-                error = result
+                failed.add(where)
+                error = error or result
+        acked = 0
+        for tp, i in owner:
+            if (tp, i) in failed or (tp, i) not in sends:
                 break
             acked += 1
         counts: dict[str, int] = {}
@@ -95,7 +140,10 @@ class KafkaSink:
             self.metrics.records_out.labels(topic).inc(n)
         if error is not None:
             self.metrics.kafka_errors.labels(type(error).__name__).inc()
-            log.warning("kafka_send_failed", error=repr(error), acked=acked, pending=len(batch) - acked)
+            self._partitions.clear()  # partitions may have moved or grown
+            log.warning(
+                "kafka_send_failed", error=repr(error), acked=acked, pending=len(batch) - acked
+            )
         return acked
 
     async def send_status(self, topic: str, key: bytes, value: bytes) -> None:

@@ -30,7 +30,10 @@ class GatewayMetrics:
             registry=r,
         )
         self.kafka_errors = Counter(
-            "citygate_gateway_kafka_errors", "Failed Kafka deliveries (retried)", ["error"], registry=r
+            "citygate_gateway_kafka_errors",
+            "Failed Kafka deliveries (retried)",
+            ["error"],
+            registry=r,
         )
         self.serial_reopens = Counter(
             "citygate_gateway_serial_reopens", "Serial ports reopened", ["port"], registry=r
@@ -39,10 +42,14 @@ class GatewayMetrics:
             "citygate_gateway_mqtt_connected", "1 while connected to the broker", registry=r
         )
         self.journal_depth_records = Gauge(
-            "citygate_gateway_journal_depth_records", "Records not yet acknowledged by Kafka", registry=r
+            "citygate_gateway_journal_depth_records",
+            "Records not yet acknowledged by Kafka",
+            registry=r,
         )
         self.journal_depth_bytes = Gauge(
-            "citygate_gateway_journal_depth_bytes", "Bytes not yet acknowledged by Kafka", registry=r
+            "citygate_gateway_journal_depth_bytes",
+            "Bytes not yet acknowledged by Kafka",
+            registry=r,
         )
         self.journal_oldest_age = Gauge(
             "citygate_gateway_journal_oldest_unsent_age_seconds",

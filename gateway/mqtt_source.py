@@ -82,7 +82,7 @@ class MQTTSourceRunner:
         )
         if not flags.session_present:
             # A new session (first start, or the broker lost it): subscribe again.
-            client.subscribe([(t, self.cfg.qos) for t in self.cfg.topics])
+            client.subscribe([(t, int(self.cfg.qos)) for t in self.cfg.topics])
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.metrics.mqtt_connected.set(0)
@@ -90,7 +90,7 @@ class MQTTSourceRunner:
         log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = Inbound("mqtt", msg.topic, msg.payload, time.time_ns())
+        item = Inbound("mqtt", msg.topic, bytes(msg.payload), time.time_ns())
         if msg.dup:
             self.metrics.redelivered.inc()
         with self._lock:

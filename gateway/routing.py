@@ -28,11 +28,9 @@ class Router:
         gateway_id: str,
         metrics: GatewayMetrics,
         serial_ports: Sequence[SerialPort] = (),
-        max_raw: int = 4096,
     ) -> None:
         self.gateway_id = gateway_id
         self.metrics = metrics
-        self.max_raw = max_raw
         self._gw = gateway_id.encode()
         self._reading_headers = (
             ("gateway_id", self._gw),
@@ -73,7 +71,9 @@ class Router:
         )
 
     def _reading(self, reading: Reading, received_ts: int) -> JournalRecord:
-        stamped = msgspec.structs.replace(reading, gateway_id=self.gateway_id, received_ts=received_ts)
+        stamped = msgspec.structs.replace(
+            reading, gateway_id=self.gateway_id, received_ts=received_ts
+        )
         return JournalRecord(
             topic=reading_topic(reading.sensor_type),
             key=reading.sensor_id.encode(),
@@ -86,14 +86,13 @@ class Router:
     def _deadletter(self, item: Inbound, reason: str) -> JournalRecord:
         self.metrics.decode_errors.labels(item.source).inc()
         self.metrics.deadletters.labels(item.source, reason.split(":", 1)[0]).inc()
-        record = deadletter.make(
+        record = deadletter.DeadLetter.capped(
             reason=reason,
-            source=item.source,
+            source="mqtt" if item.source == "mqtt" else "serial",
             origin=item.origin,
             raw=item.payload,
             received_ts=item.received_ts,
             gateway_id=self.gateway_id,
-            max_raw=self.max_raw,
         )
         return JournalRecord(
             topic=DEADLETTER,

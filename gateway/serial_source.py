@@ -42,7 +42,9 @@ class SerialSourceRunner:
             timeout=0.2,
         )
 
-    def _read_loop(self, loop: asyncio.AbstractEventLoop, out: asyncio.Queue[list[Inbound]]) -> None:
+    def _read_loop(
+        self, loop: asyncio.AbstractEventLoop, out: asyncio.Queue[list[Inbound]]
+    ) -> None:
         delay = self.cfg.reopen_min_s
         first = True
         while not self._stop.is_set():
@@ -99,4 +101,3 @@ class SerialSourceRunner:
 
     async def close(self) -> None:
         self._stop.set()
-

@@ -47,13 +47,16 @@ def require_free_port(service: str, host: str, port: int) -> None:
             ) from exc
 
 
-@dataclass(frozen=True)
+@dataclass
 class ManagedProcess:
     """One server process, tracked by a pid file in its own directory of the run dir."""
 
     name: str
     directory: Path
     marker: str  # a string its command line must contain, so a reused pid is not mistaken
+    # Set when this process started it: its exit status is then exact, whereas reading
+    # /proc races with the exec of launchers such as java's (cmdline is briefly empty).
+    _child: subprocess.Popen[bytes] | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -78,6 +81,8 @@ class ManagedProcess:
         return None if status == "Z" else pid
 
     def alive(self) -> bool:
+        if self._child is not None:
+            return self._child.poll() is None
         return self.pid() is not None
 
     def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
@@ -93,11 +98,12 @@ class ManagedProcess:
                 start_new_session=True,  # outlives `citygate stack up`; stopped as a group
             )
         self.pid_file.write_text(str(proc.pid))
+        self._child = proc
         return proc.pid
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM the process group, SIGKILL what is left after `timeout`. True if it ran."""
-        pid = self.pid()
+        pid = self._child.pid if self._child and self._child.poll() is None else self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
@@ -107,12 +113,18 @@ class ManagedProcess:
             except ProcessLookupError:
                 break
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and self.pid() is not None:
+            while time.monotonic() < deadline and self._running(pid):
                 time.sleep(0.1)
-            if self.pid() is None:
+            if not self._running(pid):
                 break
         self.pid_file.unlink(missing_ok=True)
+        self._child = None
         return True
+
+    def _running(self, pid: int) -> bool:
+        if self._child is not None and self._child.pid == pid:
+            return self._child.poll() is None
+        return self.pid() == pid
 
     def tail(self, lines: int = 40) -> str:
         try:

@@ -120,7 +120,9 @@ class GatewayProcess:
         import json
 
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz", timeout=2) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/healthz", timeout=2
+            ) as r:
                 return dict(json.loads(r.read()))
         except urllib.error.HTTPError as exc:
             return dict(json.loads(exc.read()))
@@ -141,7 +143,9 @@ class GatewayProcess:
             if h and h.get("status") == "ok":
                 return
             time.sleep(0.2)
-        raise AssertionError(f"gateway not healthy: {self.health()}\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(
+            f"gateway not healthy: {self.health()}\n{self.log.read_text()[-3000:]}"
+        )
 
     def wait_drained(self, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -238,9 +242,7 @@ class KafkaCollector:
         await consumer._client.force_metadata_update()
         return consumer.partitions_for_topic(topic) or set()
 
-    def collect(
-        self, done: Callable[[list[Any]], bool], timeout: float = 120
-    ) -> list[Any]:
+    def collect(self, done: Callable[[list[Any]], bool], timeout: float = 120) -> list[Any]:
         async def run() -> list[Any]:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.conn.kafka_bootstrap, enable_auto_commit=False

@@ -95,7 +95,9 @@ def _stream(pub: Publisher, d: str, sensors: int, per_sensor: int, rate: float) 
     return t
 
 
-def test_kafka_outage_of_60s_loses_nothing(tmp_path: Path, connections: Connections, stack: Stack) -> None:
+def test_kafka_outage_of_60s_loses_nothing(
+    tmp_path: Path, connections: Connections, stack: Stack
+) -> None:
     d = district()
     collector = KafkaCollector(connections, [AIR])
     gw = GatewayProcess(tmp_path, connections, d).start()
@@ -184,11 +186,15 @@ def test_malformed_payloads_land_in_deadletter(tmp_path: Path, connections: Conn
         lambda i: b'{"seq": %d, "ts": ' % i,
         lambda i: b'{"seq": "x", "ts": 1, "fields": {}}',
         lambda i: b"[1, 2, 3]",
-        lambda i: b'{"seq": %d, "ts": 1, "fields": {"pm25": 1}, "pad": "' % i + b"x" * 70_000 + b'"}',
+        lambda i: (
+            b'{"seq": %d, "ts": 1, "fields": {"pm25": 1}, "pad": "' % i + b"x" * 70_000 + b'"}'
+        ),
     ]
     try:
         items = [(topic, kinds[i % len(kinds)](i)) for i in range(9_000)]
-        items += [(f"city/{d}/no_such_type/{d}-x/telemetry", b'{"seq": 1, "ts": 1, "fields": {}}')] * 1_000
+        items += [
+            (f"city/{d}/no_such_type/{d}-x/telemetry", b'{"seq": 1, "ts": 1, "fields": {}}')
+        ] * 1_000
         sent = pub.send(items)
         pub.wait_acked(sent, timeout=180)
 

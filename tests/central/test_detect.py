@@ -1,0 +1,67 @@
+"""The Detector facade over catalog sensor types: rules, anomalies, silence, duplicates, drop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from central.detect import Detector
+from edge.catalog import Catalog, load_catalog
+from edge.reading import FieldValue, Location, Reading
+
+S = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def _aq(seq: int, **fields: float) -> Reading:
+    base = {"pm1": 5.0, "pm25": 10.0, "pm10": 20.0, "temperature": 15.0}
+    rng = np.random.default_rng(seq)
+    noisy = {k: float(v + rng.normal(0, 0.5)) for k, v in base.items()}
+    return Reading(
+        sensor_id="aq-1",
+        sensor_type="air_quality",
+        seq=seq,
+        ts=seq * 60 * S,
+        fields={**noisy, **fields},
+        location=Location("north"),
+    )
+
+
+def test_clean_stream_raises_nothing_and_faults_raise(catalog: Catalog) -> None:
+    det = Detector(catalog)
+    assert [a for seq in range(300) for a in det.process(_aq(seq))] == []
+    raised = det.process(_aq(300, pm25=80.0, pm10=20.0))
+    assert {"pm25_above_pm10", "anomaly:pm25"} <= {a.type for a in raised}
+    assert all(a.state == "raised" and a.district == "north" for a in raised)
+    assert det.process(_aq(300, pm25=80.0, pm10=20.0)) == []  # duplicate (sensor, seq)
+
+
+def test_conflicting_greens_from_a_traffic_reading(catalog: Catalog) -> None:
+    det = Detector(catalog)
+    fields: dict[str, FieldValue] = {
+        "phase_N": "green",
+        "phase_S": "green",
+        "phase_E": "green",
+        "phase_W": "red",
+    }
+    reading = Reading(sensor_id="tl-1", sensor_type="traffic_signal", seq=1, ts=S, fields=fields)
+    [alert] = det.process(reading)
+    assert (alert.type, alert.severity) == ("conflicting_greens", "critical")
+
+
+def test_silence_then_recovery_and_drop(catalog: Catalog) -> None:
+    det = Detector(catalog)
+    det.process(_aq(1))
+    assert det.check_silence(2 * 60 * S) == []
+    [silent] = det.check_silence(20 * 60 * S)
+    assert silent.type == "silence"
+    assert det.check_silence(21 * 60 * S) == []  # already open
+    back = det.process(_aq(21))
+    assert [(a.type, a.state) for a in back] == [("silence", "cleared")]
+    det.drop("aq-1")
+    assert det.sensors == 0
+    assert det.process(_aq(21)) == []  # rebuilt from scratch, seq history forgotten too

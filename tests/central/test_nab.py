@@ -1,0 +1,137 @@
+"""The NAB scorer on a tiny synthetic corpus: null 0, perfect 100, sigmoid, threshold sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from central import nab
+from central.errors import CorpusError
+
+
+def _write_corpus(root: Path) -> tuple[Path, Path]:
+    data = root / "data" / "cat"
+    data.mkdir(parents=True)
+    start = np.datetime64("2020-01-01T00:00:00")
+    windows: dict[str, list[list[str]]] = {}
+    rng = np.random.default_rng(1)
+    for name, spans in {
+        "a.csv": [(120, 139)],
+        "b.csv": [(100, 119), (160, 179)],
+        "c.csv": [],
+    }.items():
+        stamps = start + np.arange(200) * np.timedelta64(5, "m")
+        values = rng.normal(10, 1, 200)
+        lines = ["timestamp,value"] + [
+            f"{str(t).replace('T', ' ')},{v:.3f}" for t, v in zip(stamps, values, strict=True)
+        ]
+        (data / name).write_text("\n".join(lines) + "\n")
+        windows[f"cat/{name}"] = [
+            [
+                str(stamps[a]).replace("T", " ") + ".000000",
+                str(stamps[b]).replace("T", " ") + ".000000",
+            ]
+            for a, b in spans
+        ]
+    labels = root / "windows.json"
+    labels.write_text(json.dumps(windows))
+    return root / "data", labels
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> list[nab.Series]:
+    return nab.load_corpus(*_write_corpus(tmp_path))
+
+
+def test_windows_become_row_ranges(corpus: list[nab.Series]) -> None:
+    assert [s.windows for s in corpus] == [((120, 139),), ((100, 119), (160, 179)), ()]
+    assert corpus[0].probation == 30
+
+
+@pytest.mark.parametrize("profile", nab.PROFILES, ids=lambda p: p.name)
+def test_null_scores_zero_and_perfect_hundred(
+    corpus: list[nab.Series], profile: nab.Profile
+) -> None:
+    null = nab.optimise_threshold(corpus, [nab.null_scores(s) for s in corpus], profile)
+    perfect = nab.optimise_threshold(corpus, [nab.perfect_scores(s) for s in corpus], profile)
+    assert null.normalised == pytest.approx(0.0)
+    assert perfect.normalised == pytest.approx(100.0)
+    assert (perfect.true_positives, perfect.false_positives, perfect.false_negatives) == (3, 0, 0)
+
+
+def test_scaled_sigmoid() -> None:
+    assert float(nab.scaled_sigmoid(0.0)) == pytest.approx(0.0)
+    assert float(nab.scaled_sigmoid(-1.0)) == pytest.approx(0.9866, abs=1e-4)
+    assert float(nab.scaled_sigmoid(50.0)) == pytest.approx(-1.0)
+    ys = np.linspace(-3, 3, 50)
+    assert np.all(np.diff(nab.scaled_sigmoid(ys)) < 0)
+
+
+def test_earlier_detection_in_window_scores_more(corpus: list[nab.Series]) -> None:
+    series = corpus[0]
+    worth = []
+    for row in (120, 130, 139):
+        det = np.zeros(200, dtype=bool)
+        det[row] = True
+        worth.append(nab.score_file(series, det, nab.STANDARD).raw)
+    assert worth[0] == pytest.approx(1.0)
+    assert worth[0] > worth[1] > worth[2] > 0
+
+
+def test_only_first_detection_counts_and_false_positives_cost(corpus: list[nab.Series]) -> None:
+    series = corpus[0]
+    det = np.zeros(200, dtype=bool)
+    det[[125, 126, 130]] = True
+    one = nab.score_file(series, det, nab.STANDARD)
+    assert (one.true_positives, one.false_positives) == (1, 0)
+    det[50] = True  # before any window: full false-positive cost
+    two = nab.score_file(series, det, nab.STANDARD)
+    assert two.raw == pytest.approx(one.raw - 0.11)
+    det[10] = True  # inside the probationary period: ignored
+    assert nab.score_file(series, det, nab.STANDARD).raw == pytest.approx(two.raw)
+
+
+def test_false_positive_just_after_window_costs_little(corpus: list[nab.Series]) -> None:
+    series = corpus[0]
+    near, far = np.zeros(200, dtype=bool), np.zeros(200, dtype=bool)
+    near[141], far[199] = True, True
+    cost_near = nab.score_file(series, near, nab.STANDARD).raw + 1.0
+    cost_far = nab.score_file(series, far, nab.STANDARD).raw + 1.0
+    assert -0.11 < cost_far < cost_near < 0
+
+
+def test_sweep_agrees_with_direct_scoring(corpus: list[nab.Series]) -> None:
+    rng = np.random.default_rng(3)
+    scores = [rng.random(200) for _ in corpus]
+    for profile in nab.PROFILES:
+        best = nab.optimise_threshold(corpus, scores, profile)
+        direct = sum(
+            nab.score_file(s, sc >= best.threshold, profile).raw
+            for s, sc in zip(corpus, scores, strict=True)
+        )
+        assert best.raw == pytest.approx(direct)
+        for t in np.linspace(0.5, 1.0, 11):
+            other = sum(
+                nab.score_file(s, sc >= t, profile).raw
+                for s, sc in zip(corpus, scores, strict=True)
+            )
+            assert other <= best.raw + 1e-9
+
+
+def test_univariate_finds_a_spike_in_the_corpus(corpus: list[nab.Series]) -> None:
+    spiked = nab.Series(
+        corpus[0].name, corpus[0].timestamps, corpus[0].values.copy(), corpus[0].windows
+    )
+    spiked.values[128] += 30.0
+    result = nab.optimise_threshold([spiked], nab.univariate_scores([spiked]), nab.STANDARD)
+    assert result.true_positives == 1 and result.normalised > 80
+
+
+def test_bad_corpus_names_the_file(tmp_path: Path) -> None:
+    labels = tmp_path / "w.json"
+    labels.write_text(json.dumps({"x/missing.csv": []}))
+    with pytest.raises(CorpusError, match=r"missing\.csv"):
+        nab.load_corpus(tmp_path, labels)

@@ -1,0 +1,69 @@
+"""The univariate detector on synthetic streams: quiet on clean data, loud on faults, batch order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from central.univariate import UnivariateBank, UnivariateParams, score_series, score_streams
+
+_MIN = 60 * 1_000_000_000
+
+
+def _daily(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ts = np.arange(n, dtype=np.int64) * 5 * _MIN
+    values = 50 + 20 * np.sin(2 * np.pi * ts / (86_400 * 1e9)) + rng.normal(0, 1, n)
+    return values, ts
+
+
+def test_scores_are_in_unit_interval_and_zero_while_warming() -> None:
+    values, ts = _daily(800)
+    scores = score_series(values, ts)
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert np.all(scores[: UnivariateParams().warmup] == 0)
+
+
+@pytest.mark.parametrize("fault", ["spike", "level_shift", "drift"])
+def test_fault_scores_above_clean_data(fault: str) -> None:
+    values, ts = _daily(2000)
+    clean = score_series(values, ts)
+    faulty = values.copy()
+    if fault == "spike":
+        faulty[1500] += 25
+    elif fault == "level_shift":
+        faulty[1500:] += 12
+    else:
+        faulty[1500:] += np.linspace(0, 30, 500)
+    scores = score_series(faulty, ts)
+    assert scores[1500:].max() >= 0.95
+    assert scores[1500:].max() > clean[600:1500].max()
+
+
+def test_batch_of_many_sensors_equals_one_by_one() -> None:
+    streams = [_daily(400, seed) for seed in range(5)]
+    together = score_streams(streams)
+    for (values, ts), got in zip(streams, together, strict=True):
+        np.testing.assert_allclose(got, score_series(values, ts))
+
+
+def test_repeated_slot_in_one_batch_keeps_order() -> None:
+    values, ts = _daily(300)
+    bank = UnivariateBank(2)
+    interleaved = bank.update(np.repeat([0, 1], 300), np.tile(values, 2), np.tile(ts, 2))
+    np.testing.assert_allclose(interleaved[:300], score_series(values, ts))
+    np.testing.assert_allclose(interleaved[300:], score_series(values, ts))
+
+
+def test_non_finite_values_are_skipped_and_reset_forgets() -> None:
+    bank = UnivariateBank(1)
+    assert bank.update([0], [np.nan], [0])[0] == 0.0
+    assert bank.count[0] == 0
+    bank.update([0, 0], [1.0, 2.0], [0, 1])
+    bank.reset([0])
+    assert bank.count[0] == 0 and np.isnan(bank.tod[0]).all()
+
+
+def test_invalid_params_are_refused() -> None:
+    with pytest.raises(ValueError, match="level_alpha"):
+        UnivariateParams(level_alpha=0.0)

@@ -81,7 +81,7 @@ def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
         return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload)
     parsed = _parse_topic(topic)
     if isinstance(parsed, str):
-        return Rejected(parsed, payload)
+        return Rejected(parsed, bytes(payload))
     district, sensor, sensor_id, strict = parsed
     try:
         message = strict.decode(payload)
@@ -132,7 +132,7 @@ def _name_field(message: str, payload: bytes) -> str:
                 _field_value.decode(raw)
             except msgspec.ValidationError:
                 return message.replace("[...]", f".{name}")
-    except msgspec.DecodeError:  # the payload breaks down after the first problem
+    except (msgspec.DecodeError, UnicodeDecodeError):  # it breaks down after the first problem
         pass
     return message
 

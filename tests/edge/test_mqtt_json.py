@@ -159,6 +159,14 @@ def test_bad_topics(topic: str, code: str) -> None:
             "bad_payload: Expected `bool | int | float | str`, got `array` - at `$.fields[...]`",
         ),
         (
+            b'{"seq":1,"ts":1,"fields":{"pm25":null,"\xff":1}}',
+            "bad_payload: Expected `bool | int | float | str`, got `null` - at `$.fields[...]`",
+        ),
+        (
+            b'{"seq":1,"ts":1,"fields":{"pm25":"\xff"}}',
+            "bad_json: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+        ),
+        (
             _payload(fields={"pm25": None}),
             "bad_payload: Expected `bool | int | float | str`, got `null` - at `$.fields.pm25`",
         ),

@@ -186,6 +186,8 @@ class Publisher:
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
         self.acked = 0
+        self.sent = 0
+        self.window = 20_000
         self._lock = threading.Lock()
         self.client.on_publish = self._on_publish
         self.client.connect(conn.mqtt_host, conn.mqtt_port)
@@ -198,7 +200,12 @@ class Publisher:
     def send(self, items: Iterable[tuple[str, bytes]], qos: int = 1) -> int:
         n = 0
         for topic, payload in items:
+            # paho numbers messages with 16-bit ids when they are queued: keep the number
+            # outstanding well below 65,535 or ids collide and messages vanish in the client.
+            while self.sent - self.acked >= self.window:
+                time.sleep(0.002)
             self.client.publish(topic, payload, qos=qos)
+            self.sent += 1 if qos else 0
             n += 1
         return n
 

@@ -17,12 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deploy.local import Stack
 from firmware_sim.load import load_scenario_for, run_load
 from firmware_sim.mqtt_publisher import MqttPublisher
 from firmware_sim.runner import Runner
 from firmware_sim.simulator import Simulator
-
-from deploy.local import Stack
 
 RESULTS = Path(__file__).parent / "results" / "sim.json"
 

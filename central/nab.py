@@ -292,7 +292,8 @@ def univariate_scores(
 ) -> list[FloatArray]:
     """Run citygate's univariate detector over every file, row by row, no look-ahead.
 
-    The files are independent streams of one detector bank, advanced in lock step.
+    The files are independent streams of one detector bank, advanced in lock step. As NAB's
+    rules allow, each stream learns without scoring during its file's probationary period.
     """
     streams = [(s.values, s.timestamps.astype("datetime64[ns]").astype(np.int64)) for s in corpus]
-    return score_streams(streams, params)
+    return score_streams(streams, params, [s.probation for s in corpus])

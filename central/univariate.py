@@ -1,10 +1,11 @@
 """The robust univariate streaming detector, vectorised over a bank of many sensors' fields.
 
-Each value is compared with two forecasts, a Huber-clipped EWMA level and a time-of-day profile,
-and the residual of whichever forecast has served this stream better so far is scaled by its
-robust spread. The residual and its recent mean (level shifts, drift) are then judged against
-this stream's own history of surprises, so one threshold suits quiet and noisy sensors alike.
-Work per value is O(1), there is no look-ahead, and all state lives in numpy arrays.
+Each value gets two kinds of evidence. Novelty: how far it lies outside the range this stream has
+shown so far (a slowly forgetting min/max). Anomaly likelihood: the value's forecast residual
+(Huber-clipped EWMA level or time-of-day profile, whichever has served the stream better, plus a
+slow drift term) becomes a raw surprise, and the mean surprise of the last few values is judged
+against the long-run distribution of that mean, as in the HTM "anomaly likelihood". Work per value
+is O(1), there is no look-ahead, and all state lives in numpy arrays.
 """
 
 from __future__ import annotations
@@ -26,23 +27,36 @@ _TINY = 1e-9
 class UnivariateParams:
     """Global hyper-parameters, shared by every stream (chosen once, not per sensor)."""
 
-    warmup: int = 60  # values seen before any score is given
+    warmup: int = 60  # values seen before any score is given (per slot: `set_warmup`)
     level_alpha: float = 0.1  # EWMA level forecast
     scale_alpha: float = 0.005  # spread (mean absolute residual) of each forecast
     clip: float = 4.0  # Huber clip of an update, in spreads: spikes barely move the baseline
     tod_buckets: int = 48  # time-of-day profile resolution
     tod_alpha: float = 0.05  # per visit of a bucket
     drift_alpha: float = 0.03  # recent mean of scaled residuals, for level shifts and drift
-    history_alpha: float = 0.01  # how fast the stream's own distribution of surprises moves
-    refractory: int = 400  # values after an alarm whose score is held down (one alarm per event)
-    alarm: float = 0.99  # score that starts the refractory period
+    short_window: int = 10  # values in the likelihood's recent mean of surprise
+    long_alpha: float = 0.002  # the likelihood's long-run mean and variance of that recent mean
+    likelihood_scale: float = 3.13  # standardised recent surprise that counts as one alarm unit
+    novelty_scale: float = 0.058  # excursion beyond the seen range, as a fraction of it, ditto
+    range_decay: float = 1e-4  # per value, how fast the seen range forgets towards the level
+    refractory: int = 30  # values after an alarm whose score is held down (one alarm per event)
+    alarm: float = 0.5  # score that starts the refractory period (one alarm unit)
 
     def __post_init__(self) -> None:
-        for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "history_alpha"):
+        for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "long_alpha"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"UnivariateParams.{name}={value!r}: expected 0 < value <= 1")
-        if self.warmup < 2 or self.tod_buckets < 1 or self.refractory < 0 or self.clip <= 0:
+        if (
+            self.warmup < 2
+            or self.tod_buckets < 1
+            or self.short_window < 1
+            or self.refractory < 0
+            or self.clip <= 0
+            or self.likelihood_scale <= 0
+            or self.novelty_scale <= 0
+            or not 0.0 <= self.range_decay < 1.0
+        ):
             raise ValueError(f"UnivariateParams: invalid {self!r}")
 
 
@@ -51,18 +65,24 @@ class UnivariateBank:
 
     `update(slots, values, ts)` scores one value for each slot given; a slot may appear several
     times in a batch, in which case its values are applied in batch order. A stream costs
-    10 numbers plus its time-of-day profile (`tod_buckets` floats).
+    15 numbers plus its time-of-day profile (`tod_buckets` floats) and its recent surprises
+    (`short_window` floats).
     """
 
     count: IntArray  # values seen
+    warmup: IntArray  # values to see before scoring
     level: FloatArray  # EWMA level forecast
     level_spread: FloatArray  # its mean absolute residual
     tod: FloatArray  # (streams, tod_buckets) time-of-day profile, NaN until a bucket is seen
     tod_spread: FloatArray
     tod_seen: IntArray  # residuals the time-of-day forecast has made
     drift: FloatArray  # recent mean of scaled residuals
-    hist_mean: FloatArray  # this stream's distribution of log-surprise: mean
-    hist_var: FloatArray  # ... and variance
+    recent: FloatArray  # (streams, short_window) ring of the latest surprises
+    recent_sum: FloatArray
+    lik_mean: FloatArray  # long-run distribution of the recent mean surprise: mean
+    lik_var: FloatArray  # ... and variance
+    high: FloatArray  # the seen range, slowly forgetting
+    low: FloatArray
     cooldown: IntArray  # values left in the refractory period
 
     def __init__(self, capacity: int, params: UnivariateParams | None = None) -> None:
@@ -72,7 +92,6 @@ class UnivariateBank:
 
     def _grow(self, capacity: int) -> None:
         old = self._capacity
-        b = self.params.tod_buckets
 
         def extend(
             name: str, shape: tuple[int, ...], fill: float, dtype: type = np.float64
@@ -82,17 +101,31 @@ class UnivariateBank:
                 fresh[:old] = getattr(self, name)
             setattr(self, name, fresh)
 
-        extend("count", (capacity,), 0, np.int64)
-        extend("level", (capacity,), 0.0)
-        extend("level_spread", (capacity,), 0.0)
-        extend("tod", (capacity, b), np.nan)
-        extend("tod_spread", (capacity,), 0.0)
-        extend("drift", (capacity,), 0.0)
-        extend("hist_mean", (capacity,), 0.0)
-        extend("hist_var", (capacity,), 0.0)
-        extend("cooldown", (capacity,), 0, np.int64)
-        extend("tod_seen", (capacity,), 0, np.int64)
+        for name, shape, fill, dtype in self._fields(capacity):
+            extend(name, shape, fill, dtype)
         self._capacity = capacity
+
+    def _fields(self, capacity: int) -> list[tuple[str, tuple[int, ...], float, type]]:
+        """Every state array: name, shape, fresh value, dtype."""
+        p = self.params
+        f, i = np.float64, np.int64
+        return [
+            ("count", (capacity,), 0, i),
+            ("warmup", (capacity,), p.warmup, i),
+            ("level", (capacity,), 0.0, f),
+            ("level_spread", (capacity,), 0.0, f),
+            ("tod", (capacity, p.tod_buckets), np.nan, f),
+            ("tod_spread", (capacity,), 0.0, f),
+            ("tod_seen", (capacity,), 0, i),
+            ("drift", (capacity,), 0.0, f),
+            ("recent", (capacity, p.short_window), 0.0, f),
+            ("recent_sum", (capacity,), 0.0, f),
+            ("lik_mean", (capacity,), 0.0, f),
+            ("lik_var", (capacity,), 0.0, f),
+            ("high", (capacity,), -np.inf, f),
+            ("low", (capacity,), np.inf, f),
+            ("cooldown", (capacity,), 0, i),
+        ]
 
     @property
     def capacity(self) -> int:
@@ -101,15 +134,14 @@ class UnivariateBank:
     def reset(self, slots: npt.ArrayLike) -> None:
         """Forget the slots' history (a sensor left this consumer or was recommissioned)."""
         idx = np.asarray(slots, dtype=np.int64)
-        self.count[idx] = 0
-        self.level[idx] = 0.0
-        self.level_spread[idx] = 0.0
-        self.tod[idx] = np.nan
-        self.tod_spread[idx] = 0.0
-        self.drift[idx] = 0.0
-        self.hist_mean[idx] = 0.0
-        self.hist_var[idx] = 0.0
-        self.cooldown[idx] = 0
+        for name, _, fill, _ in self._fields(0):
+            getattr(self, name)[idx] = fill
+
+    def set_warmup(self, slots: npt.ArrayLike, values: npt.ArrayLike) -> None:
+        """Values each slot learns from before it is scored (NAB: the probationary period)."""
+        self.warmup[np.asarray(slots, dtype=np.int64)] = np.maximum(
+            np.asarray(values, dtype=np.int64), 2
+        )
 
     def ensure(self, capacity: int) -> None:
         if capacity > self._capacity:
@@ -127,10 +159,10 @@ class UnivariateBank:
         order = np.argsort(s, kind="stable")
         sorted_s = s[order]
         starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+        if starts.size == s.size:
+            return self._step(s, v, t)
         rank = np.empty(s.size, dtype=np.int64)
         rank[order] = np.arange(s.size) - np.repeat(starts, np.diff(np.r_[starts, s.size]))
-        if rank.max() == 0:
-            return self._step(s, v, t)
         out = np.empty(s.size)
         for r in range(int(rank.max()) + 1):
             sel = np.flatnonzero(rank == r)
@@ -170,23 +202,36 @@ class UnivariateBank:
         drift_z = drift * np.sqrt((2.0 - p.drift_alpha) / p.drift_alpha)
         surprise = np.log1p(np.maximum(np.abs(z), np.abs(drift_z)))
 
-        # Judge the surprise against this stream's history of surprises.
-        mean, var = self.hist_mean[s], self.hist_var[s]
-        u = (surprise - mean) / np.sqrt(var + 1e-6)
-        score = 1.0 / (1.0 + np.exp(-np.clip(u, -50.0, 50.0)))
-        warm = n >= p.warmup
-        score = np.where(warm, score, 0.0)
-        cooldown = self.cooldown[s]
-        score = np.where(cooldown > 0, 0.0, score)
-        cooldown = np.where(score >= p.alarm, p.refractory, np.maximum(cooldown - 1, 0))
+        # Anomaly likelihood: the mean surprise of the last few values against its long run.
+        pos = n % p.short_window
+        recent_sum = self.recent_sum[s] - self.recent[s, pos] + surprise
+        self.recent[s, pos] = surprise
+        short = recent_sum / np.minimum(n + 1, p.short_window)
+        mean, var = self.lik_mean[s], self.lik_var[s]
+        likelihood = (short - mean) / np.sqrt(var + 1e-6)
+        la = np.maximum(p.long_alpha, 1.0 / (n + 1.0))
+        delta = short - mean
+        self.lik_mean[s] = mean + la * delta
+        self.lik_var[s] = (1.0 - la) * (var + la * delta * delta)
+
+        # Novelty: the excursion beyond the range seen so far, as a fraction of that range.
+        high = np.where(first, x, self.high[s])
+        low = np.where(first, x, self.low[s])
+        width = np.maximum(high - low, floor)
+        novelty = np.where(first, 0.0, np.maximum(x - high, low - x) / width)
+        self.high[s] = np.maximum(high - p.range_decay * (high - level), x)
+        self.low[s] = np.minimum(low + p.range_decay * (level - low), x)
+
+        units = np.maximum(
+            np.maximum(novelty / p.novelty_scale, likelihood / p.likelihood_scale), 0.0
+        )
+        score = units / (1.0 + units)
+        score = np.where((n >= self.warmup[s]) & (self.cooldown[s] == 0), score, 0.0)
+        self.cooldown[s] = np.where(
+            score >= p.alarm, p.refractory, np.maximum(self.cooldown[s] - 1, 0)
+        )
 
         # Learn: Huber-clipped updates so a spike barely moves the baseline, a shift does.
-        ha = np.where(first, 1.0, p.history_alpha)
-        ha = np.maximum(ha, 1.0 / (n + 1.0))
-        delta = surprise - mean
-        self.hist_mean[s] = mean + ha * delta
-        self.hist_var[s] = (1.0 - ha) * (var + ha * delta * delta)
-
         lim_l = p.clip * np.maximum(lspread, floor)
         self.level[s] = level + p.level_alpha * np.clip(e_level, -lim_l, lim_l)
         sa = np.maximum(p.scale_alpha, 1.0 / (n + 1.0))
@@ -201,9 +246,9 @@ class UnivariateBank:
             has_tod, tspread + ta * (np.minimum(np.abs(e_tod), lim_t) - tspread), tspread
         )
         self.tod_seen[s] = tn + has_tod
-        self.drift[s] = np.where(warm, drift, 0.0)
+        self.drift[s] = np.where(n >= p.warmup, drift, 0.0)
+        self.recent_sum[s] = recent_sum
         self.count[s] = n + 1
-        self.cooldown[s] = cooldown
         return score
 
 
@@ -219,10 +264,17 @@ def score_series(
 
 
 def score_streams(
-    streams: list[tuple[FloatArray, IntArray]], params: UnivariateParams | None = None
+    streams: list[tuple[FloatArray, IntArray]],
+    params: UnivariateParams | None = None,
+    warmups: list[int] | None = None,
 ) -> list[FloatArray]:
-    """Score many independent streams in lock step, one row of each per step, no look-ahead."""
+    """Score many independent streams in lock step, one row of each per step, no look-ahead.
+
+    `warmups` optionally gives each stream its own learning period (default `params.warmup`).
+    """
     bank = UnivariateBank(len(streams), params)
+    if warmups is not None:
+        bank.set_warmup(np.arange(len(streams)), warmups)
     lengths = np.array([len(v) for v, _ in streams])
     width = int(lengths.max()) if len(streams) else 0
     vals = np.full((len(streams), width), np.nan)

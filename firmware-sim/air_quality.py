@@ -7,6 +7,7 @@ Values are generated for all monitors due at a tick in one vectorised pass.
 from __future__ import annotations
 
 import numpy as np
+
 from firmware_sim.conditions import Conditions
 
 # Per-step persistence of the slow random components: pollution changes over minutes, not seconds.

@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+
+from deploy import connections
+from edge.reading import Location
 from firmware_sim.errors import SimError
 from firmware_sim.labels import LabelWriter
 from firmware_sim.load import run_load
@@ -20,9 +23,6 @@ from firmware_sim.replay import field_for, read_series, replay
 from firmware_sim.runner import Runner
 from firmware_sim.scenario import SerialTransport, load_scenario
 from firmware_sim.simulator import Simulator
-
-from deploy import connections
-from edge.reading import Location
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
+
+from edge.catalog import Catalog
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import DEFAULT_FIELD, KINDS
 from firmware_sim.fleet import Fleet
 from firmware_sim.scenario import FaultSpec, Scenario, SerialTransport
 from firmware_sim.traffic_signal import APPROACHES, DETECTORS, refresh_totals
-
-from edge.catalog import Catalog
 
 EMISSION: Final = frozenset(
     {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug"}

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
 from edge.catalog import load_catalog
 from edge.reading import Location
+from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
 ABBREVIATION = {"air_quality": "aq", "traffic_signal": "ts"}
 _M_PER_DEG_LAT = 111_320.0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 import msgspec
+
 from firmware_sim.faults import FaultWindow
 
 

@@ -12,10 +12,11 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from firmware_sim.errors import TransportError
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from firmware_sim.errors import TransportError
 
 # Our own cap on unacknowledged QoS 1 messages, within the broker's Receive Maximum. paho's cap
 # stays off (0): with it on, paho scans every in-flight message on each PUBACK.

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from firmware_sim.errors import SimError
-from firmware_sim.mqtt_publisher import MqttPublisher
-
 from edge import mqtt_json
 from edge.catalog import load_catalog
 from edge.reading import Location, Reading
+from firmware_sim.errors import SimError
+from firmware_sim.mqtt_publisher import MqttPublisher
 
 # NAB realTraffic names its files by what they measure; occupancy there is in percent.
 FIELD_BY_NAME = {"speed": ("averageVehicleSpeed", 1.0), "occupancy": ("occupancy", 0.01)}

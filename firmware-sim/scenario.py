@@ -14,8 +14,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from firmware_sim.errors import ScenarioError
-from firmware_sim.fault_kinds import KINDS, FaultType
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,6 +23,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from firmware_sim.errors import ScenarioError
+from firmware_sim.fault_kinds import KINDS, FaultType
 
 SensorTypeName = Literal["air_quality", "traffic_signal"]
 

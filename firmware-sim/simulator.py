@@ -13,6 +13,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from edge import mqtt_json
+from edge.catalog import load_catalog
+from edge.reading import Reading
 from firmware_sim.air_quality import AirQualityModel
 from firmware_sim.conditions import conditions_at
 from firmware_sim.corruption import corrupt_frame, corrupt_json
@@ -22,10 +26,6 @@ from firmware_sim.randomness import tick_rng
 from firmware_sim.scenario import Scenario, SerialTransport
 from firmware_sim.serial_frames import ENCODERS
 from firmware_sim.traffic_signal import TrafficSignalModel
-
-from edge import mqtt_json
-from edge.catalog import load_catalog
-from edge.reading import Reading
 
 # Decimal places a device reports; an instrument's resolution, not Python's float repr.
 DECIMALS: Final = {"relativeHumidity": 3, "batteryLevel": 3, "co": 2}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
+
 from firmware_sim.conditions import Conditions
 from firmware_sim.randomness import hash_uniform
 

@@ -8,6 +8,7 @@ the journal hands records out strictly in append order and one key maps to one p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import structlog
@@ -30,7 +31,14 @@ class KafkaSink:
         self.cfg = cfg
         self.journal = journal
         self.metrics = metrics
-        self.producer = AIOKafkaProducer(
+        self.producer = self._new_producer()
+        self.connected = False
+        self._partitions: dict[str, list[int]] = {}
+        self._key_partition: dict[str, dict[bytes, int]] = {}
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        cfg = self.cfg
+        return AIOKafkaProducer(
             bootstrap_servers=cfg.bootstrap,
             acks="all",
             enable_idempotence=True,
@@ -40,9 +48,20 @@ class KafkaSink:
             request_timeout_ms=cfg.request_timeout_ms,
             client_id="citygate-gateway",
         )
+
+    async def _reset(self) -> None:
+        """Replace the producer after a failed send. Batches that timed out still consumed
+        idempotence sequence numbers the broker never saw, so the old producer would only get
+        OutOfOrderSequenceNumber from now on; a new one gets a fresh producer id."""
         self.connected = False
-        self._partitions: dict[str, list[int]] = {}
-        self._key_partition: dict[str, dict[bytes, int]] = {}
+        old, self.producer = self.producer, self._new_producer()
+        try:
+            await asyncio.wait_for(old.stop(), 5)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.info("kafka_old_producer_abandoned", error=repr(exc))
+        self._partitions.clear()
+        await asyncio.sleep(self.cfg.retry_backoff_s)
+        await self.start()
 
     async def start(self) -> None:
         """Connect, retrying: the gateway keeps journaling while Kafka is unreachable."""
@@ -55,6 +74,9 @@ class KafkaSink:
             except (KafkaError, OSError) as exc:
                 self.metrics.kafka_errors.labels(type(exc).__name__).inc()
                 log.warning("kafka_unreachable", bootstrap=self.cfg.bootstrap, error=str(exc))
+                with contextlib.suppress(KafkaError, OSError):
+                    await self.producer.stop()
+                self.producer = self._new_producer()
                 await asyncio.sleep(self.cfg.retry_backoff_s)
 
     async def run(self) -> None:
@@ -69,7 +91,7 @@ class KafkaSink:
                 self.journal.release(batch[acked - 1][0])
             if acked < len(batch):
                 self.journal.rewind()
-                await asyncio.sleep(self.cfg.retry_backoff_s)
+                await self._reset()
 
     async def _partition(self, topic: str, key: bytes) -> int:
         """The producer's default partition for `key` (murmur2, as Java clients), memoised:
@@ -140,7 +162,6 @@ class KafkaSink:
             self.metrics.records_out.labels(topic).inc(n)
         if error is not None:
             self.metrics.kafka_errors.labels(type(error).__name__).inc()
-            self._partitions.clear()  # partitions may have moved or grown
             log.warning(
                 "kafka_send_failed", error=repr(error), acked=acked, pending=len(batch) - acked
             )

@@ -38,6 +38,9 @@ class GatewayMetrics:
         self.serial_reopens = Counter(
             "citygate_gateway_serial_reopens", "Serial ports reopened", ["port"], registry=r
         )
+        self.serial_open = Gauge(
+            "citygate_gateway_serial_open", "1 while the serial port is open", ["port"], registry=r
+        )
         self.mqtt_connected = Gauge(
             "citygate_gateway_mqtt_connected", "1 while connected to the broker", registry=r
         )

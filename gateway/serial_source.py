@@ -61,25 +61,31 @@ class SerialSourceRunner:
             delay = self.cfg.reopen_min_s
             log.info("serial_opened", port=self.cfg.port, codec=self.cfg.codec, baud=self.cfg.baud)
             self.opened.set()
+            self.metrics.serial_open.labels(self.cfg.port).set(1)
             deframer = self.codec.deframer()
+
+            def hand_over(frames: list[bytes | Rejected]) -> None:
+                now = time.time_ns()
+                items = [
+                    Inbound("serial", self.cfg.port, f.raw, now, f.reason)
+                    if isinstance(f, Rejected)
+                    else Inbound("serial", self.cfg.port, f, now)
+                    for f in frames
+                ]
+                if items:
+                    loop.call_soon_threadsafe(out.put_nowait, items)
+
             try:
                 while not self._stop.is_set():
                     data = port.read(4096)
-                    if not data:
-                        continue
-                    now = time.time_ns()
-                    items = [
-                        Inbound("serial", self.cfg.port, f.raw, now, f.reason)
-                        if isinstance(f, Rejected)
-                        else Inbound("serial", self.cfg.port, f, now)
-                        for f in deframer.feed(data)
-                    ]
-                    if items:
-                        loop.call_soon_threadsafe(out.put_nowait, items)
+                    if data:
+                        hand_over(deframer.feed(data))
             except (serial.SerialException, OSError) as exc:
                 log.warning("serial_lost", port=self.cfg.port, error=str(exc))
             finally:
+                hand_over(deframer.flush())  # a frame cut by the unplug is a dead letter
                 self.opened.clear()
+                self.metrics.serial_open.labels(self.cfg.port).set(0)
                 port.close()
 
     async def run(self, deliver: Deliver) -> None:

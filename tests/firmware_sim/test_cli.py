@@ -10,12 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from firmware_sim import Simulator, load_scenario
-from firmware_sim.labels import read_labels
 
 from deploy.connections import Connections
 from edge import mqtt_json
 from edge.reading import Reading
+from firmware_sim import Simulator, load_scenario
+from firmware_sim.labels import read_labels
 
 from .mqtt_counter import Collector
 

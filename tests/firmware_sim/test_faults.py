@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from firmware_sim import Simulator
-from firmware_sim.labels import LabelWriter, read_labels
-from firmware_sim.runner import Runner
-
 from edge import mqtt_json
 from edge.codec import Rejected
 from edge.reading import Reading
+from firmware_sim import Simulator
+from firmware_sim.labels import LabelWriter, read_labels
+from firmware_sim.runner import Runner
 
 from .helpers import scenario
 

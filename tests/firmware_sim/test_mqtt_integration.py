@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from firmware_sim import Simulator
-from firmware_sim.mqtt_publisher import MqttPublisher
 
 from deploy.connections import Connections
 from edge import mqtt_json
 from edge.reading import Reading
+from firmware_sim import Simulator
+from firmware_sim.mqtt_publisher import MqttPublisher
 
 from .helpers import scenario
 from .mqtt_counter import Collector

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from firmware_sim import ScenarioError, Simulator, load_scenario
 from firmware_sim.fault_kinds import KINDS
 from firmware_sim.scenario import SerialTransport, parse_duration

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import serial
-from firmware_sim import Simulator
-from firmware_sim.pty_ports import PtyBank
 
 from edge.codec import Rejected
 from edge.reading import Reading
 from edge.serial_codecs import CODECS
+from firmware_sim import Simulator
+from firmware_sim.pty_ports import PtyBank
 
 from .helpers import scenario
 

@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import msgspec
 import numpy as np
 import pytest
+
+from edge import mqtt_json
+from edge.reading import Reading
 from firmware_sim import Simulator
 from firmware_sim.conditions import conditions_at
 from firmware_sim.profiles import LocalTime, daylight, temperature, traffic_demand
 from firmware_sim.scenario import Weather
-
-from edge import mqtt_json
-from edge.reading import Reading
 
 from .helpers import scenario
 

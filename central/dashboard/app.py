@@ -1,0 +1,415 @@
+"""The dashboard's ASGI app: a JSON API over InfluxDB and the live hub, server-sent events, and the
+static single-page front end. Read-only unless a token is configured; acknowledging an alert then
+needs `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from importlib import resources
+from typing import Any, Final
+
+import structlog
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from central.dashboard import aqi, live
+from central.dashboard.queries import TRAFFIC_SUMMARY, BadQuery, History, QueryError
+from central.dashboard.settings import Settings
+from central.dashboard.sites import SiteRegistry
+from deploy.connections import Connections
+
+log = structlog.get_logger("citygate.dashboard")
+
+# Everything comes from this origin: no CDN, font or tile server can be reached from the page.
+_CSP: Final = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+_AQ_FIELDS: Final = ("pm1", "pm25", "pm10", "no2", "o3", "co", "temperature", "relativeHumidity")
+
+
+class Dashboard:
+    """The app's state: settings, InfluxDB queries, sensor sites and the live hub."""
+
+    def __init__(self, settings: Settings, conn: Connections, history: History | None = None):
+        self.settings = settings
+        self.conn = conn
+        self.history = history or History(conn, settings.cache_s)
+        self.sites = (
+            SiteRegistry.from_scenario(settings.scenario) if settings.scenario else SiteRegistry()
+        )
+        self.hub = live.Hub()
+
+    async def _q(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
+        return await run_in_threadpool(self.history.cache.get, key, compute, ttl)
+
+    # --- assembled views -------------------------------------------------------------------
+
+    async def air(self, standard: aqi.Standard) -> dict[str, Any]:
+        """AQI per sensor (with dominant pollutant and sub-indices) and per district (worst)."""
+        latest = await self._q(
+            "latest:air_quality",
+            lambda: self.history.latest("air_quality", _AQ_FIELDS, "-1h"),
+        )
+        by_hours: dict[int, list[str]] = {}
+        for field_name, p in standard.pollutants.items():
+            by_hours.setdefault(p.average_h, []).append(field_name)
+        means: dict[str, dict[str, float]] = {}
+        for hours, fields in sorted(by_hours.items()):
+            # Long averages change slowly; recomputing them every few seconds would only load InfluxDB.
+            got = await self._q(
+                f"means:{hours}:{','.join(fields)}",
+                lambda h=hours, f=fields: self.history.means("air_quality", f, h),
+                ttl=max(self.settings.cache_s, 30.0),
+            )
+            for sid, values in got.items():
+                means.setdefault(sid, {}).update(values)
+        sensors = []
+        districts: dict[str, dict[str, Any]] = {}
+        for sid, row in latest.items():
+            assessment = standard.assess(means.get(sid, {}))
+            entry = {
+                "sensor_id": sid,
+                "district": row["district"],
+                "last_seen": row["last_seen"],
+                "latest": row["fields"],
+                "aqi": assessment.index if assessment else None,
+                "band": assessment.band.name if assessment else None,
+                "color": assessment.band.color if assessment else None,
+                "dominant": assessment.dominant if assessment else None,
+                "sub_indices": {
+                    s.pollutant: {"index": s.index, "concentration": s.concentration}
+                    for s in (assessment.sub_indices if assessment else ())
+                },
+            }
+            sensors.append(entry)
+            if assessment is None:
+                continue
+            d = districts.setdefault(
+                row["district"], {"district": row["district"], "aqi": -1, "sensors": 0}
+            )
+            d["sensors"] += 1
+            if assessment.index > d["aqi"]:
+                d.update(
+                    aqi=assessment.index,
+                    band=assessment.band.name,
+                    color=assessment.band.color,
+                    dominant=assessment.dominant,
+                    worst_sensor=sid,
+                )
+        sensors.sort(key=lambda s: (s["district"], s["sensor_id"]))
+        return {
+            "standard": standard.describe(),
+            "districts": sorted(districts.values(), key=lambda d: d["district"]),
+            "sensors": sensors,
+        }
+
+    async def traffic(self) -> list[dict[str, Any]]:
+        latest = await self._q(
+            "latest:traffic_signal",
+            lambda: self.history.latest("traffic_signal", TRAFFIC_SUMMARY, "-1h"),
+        )
+        rows = []
+        for sid, row in latest.items():
+            f = row["fields"]
+            faults = sorted(
+                {
+                    f"d{n}:{f[k]}"
+                    for n in range(1, 9)
+                    if (k := f"d{n}_fault") in f and f[k] not in ("none", None)
+                }
+            )
+            if f.get("conflictMonitor"):
+                faults.insert(0, "conflict_monitor")
+            rows.append(
+                {
+                    "sensor_id": sid,
+                    "district": row["district"],
+                    "last_seen": row["last_seen"],
+                    "intensity": f.get("intensity"),
+                    "occupancy": f.get("occupancy"),
+                    "averageVehicleSpeed": f.get("averageVehicleSpeed"),
+                    "cycleLength": f.get("cycleLength"),
+                    "phases": {a: f.get(f"phase_{a}") for a in "NESW"},
+                    "faults": faults,
+                }
+            )
+        rows.sort(key=lambda r: (r["district"], r["sensor_id"]))
+        return rows
+
+    async def alerts(self, start: str, stop: str | None) -> list[dict[str, Any]]:
+        """One row per alert (its latest state) with its acknowledgement, newest first."""
+        lookback = f"-{self.settings.alerts_lookback}"
+        stored = await self._q(f"alerts:{start}:{stop}", lambda: self.history.alerts(start, stop))
+        acks = await self._q(f"acks:{lookback}", lambda: self.history.acks(lookback))
+        merged: dict[str, dict[str, Any]] = {}
+        for row in stored:  # newest first: the first row of an alert is its latest state
+            merged.setdefault(row["alert_id"], row)
+        if stop is None:
+            for row in self.hub.alerts.values():
+                known = merged.get(row["alert_id"])
+                if known is None or row["time"] >= known["time"]:
+                    merged[row["alert_id"]] = row
+        out = []
+        for aid, row in merged.items():
+            ack = self.hub.acks.get(aid) or acks.get(aid)
+            out.append({**row, "ack": ack})
+        out.sort(key=lambda r: r["time"], reverse=True)
+        return out
+
+    async def gateways(self) -> list[dict[str, Any]]:
+        stored = await self._q("gateways", self.history.gateways)
+        merged = dict(stored)
+        for gid, row in self.hub.gateways.items():
+            if gid not in merged or row["last_seen"] >= merged[gid]["last_seen"]:
+                merged[gid] = row
+        now = time.time()
+        limit = self.settings.gateway_offline_after_s
+        return [
+            {**row, "online": now - row["last_seen"] <= limit, "age_s": now - row["last_seen"]}
+            for _, row in sorted(merged.items())
+        ]
+
+    async def sensors(self, standard: aqi.Standard) -> dict[str, Any]:
+        """Every known sensor with its place and its state colour for the map."""
+        air = await self.air(standard)
+        traffic = await self.traffic()
+        active = _active_alerts(await self.alerts(f"-{self.settings.alerts_lookback}", None))
+        now = time.time()
+        seen: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for s in air["sensors"]:
+            seen[s["sensor_id"]] = ("air_quality", s["district"], s)
+        for t in traffic:
+            seen[t["sensor_id"]] = ("traffic_signal", t["district"], t)
+        for sid, site in list(self.sites.sites.items()):
+            seen.setdefault(sid, (site.sensor_type, site.district, {}))
+        out = []
+        for sid, (stype, district, row) in sorted(seen.items()):
+            site = self.sites.site(sid, stype, district)
+            alert = active.get(sid)
+            silent_after = max(
+                self.settings.silent_min_s, self.settings.silent_after_intervals * site.interval_s
+            )
+            last_seen = row.get("last_seen")
+            if not last_seen or now - last_seen > silent_after or (alert and alert["type"] == "silent"):
+                state, color, label = "silent", "#8a8f98", "silent"
+            elif stype == "traffic_signal":
+                fault = bool(row.get("faults")) or "flashing" in row.get("phases", {}).values()
+                if fault:
+                    state, color, label = "fault", "#d63384", ", ".join(row.get("faults") or ["flashing"])
+                else:
+                    state, color, label = "ok", "#3d8bfd", "signal ok"
+            elif row.get("aqi") is not None:
+                state, color = "aqi", row["color"]
+                label = f"AQI {row['aqi']} {row['band']} ({row['dominant']})"
+            else:
+                state, color, label = "ok", "#3d8bfd", "no AQI yet"
+            out.append(
+                {
+                    "sensor_id": sid,
+                    "sensor_type": stype,
+                    "district": site.district,
+                    "lat": site.latitude,
+                    "lon": site.longitude,
+                    "state": state,
+                    "color": color,
+                    "label": label,
+                    "last_seen": last_seen,
+                    "alert": alert["severity"] if alert else None,
+                }
+            )
+        districts = [
+            {"name": d.name, "lat": d.latitude, "lon": d.longitude, "radius_m": d.radius_m}
+            for d in self.sites.districts.values()
+        ]
+        return {"districts": districts, "sensors": out, "standard": air["standard"]}
+
+    def authorised(self, request: Request) -> Response | None:
+        """None if the request may write; otherwise the refusal to send."""
+        if self.settings.token is None:
+            return JSONResponse(
+                {"error": "the dashboard is read-only: no token is configured"}, status_code=403
+            )
+        header = request.headers.get("authorization", "")
+        given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        expected = self.settings.token.get_secret_value()
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            return JSONResponse(
+                {"error": "acknowledging needs a valid token (Authorization: Bearer ...)"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="citygate"'},
+            )
+        return None
+
+
+def _active_alerts(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per sensor, its worst raised alert."""
+    rank = {"info": 0, "warning": 1, "critical": 2}
+    worst: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["state"] != "raised":
+            continue
+        known = worst.get(row["sensor_id"])
+        if known is None or rank.get(row["severity"], 0) > rank.get(known["severity"], 0):
+            worst[row["sensor_id"]] = row
+    return worst
+
+
+class _SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+
+def create_app(settings: Settings, conn: Connections) -> Starlette:
+    """The dashboard app; its lifespan runs the live Kafka consumer."""
+    dash = Dashboard(settings, conn)
+    static_dir = resources.files("central.dashboard") / "static"
+
+    def standard_of(request: Request) -> aqi.Standard:
+        return aqi.standard(request.query_params.get("standard") or settings.aqi_standard)
+
+    async def index(request: Request) -> Response:
+        return FileResponse(str(static_dir / "index.html"), headers={"Cache-Control": "no-cache"})
+
+    async def config(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "read_only": settings.read_only,
+                "aqi_standard": settings.aqi_standard,
+                "standards": {name: aqi.standard(name).name for name in aqi.available()},
+                "gateway_offline_after_s": settings.gateway_offline_after_s,
+                "live": dash.hub.connected,
+            }
+        )
+
+    async def sensors(request: Request) -> Response:
+        return JSONResponse(await dash.sensors(standard_of(request)))
+
+    async def air(request: Request) -> Response:
+        return JSONResponse(await dash.air(standard_of(request)))
+
+    async def traffic(request: Request) -> Response:
+        return JSONResponse(await dash.traffic())
+
+    async def junction(request: Request) -> Response:
+        sid = request.path_params["sensor_id"]
+        got = await dash._q(
+            f"junction:{sid}",
+            lambda: dash.history.latest("traffic_signal", None, "-1h", sensor_id=sid),
+        )
+        if sid not in got:
+            return JSONResponse({"error": f"no data from {sid} in the last hour"}, status_code=404)
+        return JSONResponse(got[sid])
+
+    async def series(request: Request) -> Response:
+        q = request.query_params
+        sid = q.get("sensor_id", "")
+        measurement = q.get("type", "air_quality")
+        fields = [f for f in q.get("fields", "pm25").split(",") if f]
+        start, stop = q.get("start", "-1h"), q.get("stop") or None
+        data = await dash._q(
+            f"series:{measurement}:{sid}:{','.join(fields)}:{start}:{stop}",
+            lambda: dash.history.series(measurement, sid, fields, start, stop),
+        )
+        return JSONResponse({"sensor_id": sid, "type": measurement, "series": data})
+
+    async def alerts(request: Request) -> Response:
+        q = request.query_params
+        rows = await dash.alerts(q.get("start", f"-{settings.alerts_lookback}"), q.get("stop") or None)
+        return JSONResponse({"alerts": rows, "read_only": settings.read_only})
+
+    async def acknowledge(request: Request) -> Response:
+        refusal = dash.authorised(request)
+        if refusal is not None:
+            log.info("ack_refused", path=request.url.path, status=refusal.status_code)
+            return refusal
+        alert_id = request.path_params["alert_id"]
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        by = str((body or {}).get("by") or "operator")[:64]
+        note = str((body or {}).get("note") or "")[:500]
+        at = time.time()
+        await run_in_threadpool(dash.history.write_ack, alert_id, by, note, at)
+        ack = {"by": by, "note": note, "time": at}
+        dash.hub.add_ack(alert_id, ack)
+        log.info("alert_acknowledged", alert_id=alert_id, by=by)
+        return JSONResponse({"alert_id": alert_id, "ack": ack})
+
+    async def gateways(request: Request) -> Response:
+        return JSONResponse({"gateways": await dash.gateways()})
+
+    async def events(request: Request) -> Response:
+        return StreamingResponse(
+            dash.hub.subscribe(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "live": dash.hub.connected, "clients": dash.hub.clients})
+
+    async def bad_query(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def store_failed(request: Request, exc: Exception) -> Response:
+        log.warning("query_failed", path=request.url.path, error=str(exc))
+        return JSONResponse({"error": str(exc)}, status_code=502)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(live.consume(dash.hub, conn.kafka_bootstrap, stop))
+        log.info("dashboard_started", read_only=settings.read_only, aqi=settings.aqi_standard)
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+            dash.history.close()
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", healthz),
+        Route("/api/config", config),
+        Route("/api/sensors", sensors),
+        Route("/api/air", air),
+        Route("/api/traffic", traffic),
+        Route("/api/traffic/{sensor_id}", junction),
+        Route("/api/series", series),
+        Route("/api/alerts", alerts),
+        Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),
+        Route("/api/gateways", gateways),
+        Route("/api/events", events),
+        Mount("/static", StaticFiles(packages=[("central.dashboard", "static")]), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(_SecurityHeaders)],
+        exception_handlers={
+            BadQuery: bad_query,
+            aqi.UnknownStandard: bad_query,
+            QueryError: store_failed,
+        },
+    )
+    app.state.dashboard = dash
+    return app

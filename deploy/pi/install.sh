@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the citygate gateway on Raspberry Pi OS (64-bit) as a systemd service.
+# Usage (as root, from a checkout): bash deploy/pi/install.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends python3-venv python3-dev
+id citygate >/dev/null 2>&1 || useradd --system --home /var/lib/citygate --groups dialout citygate
+install -d -o citygate -g citygate /var/lib/citygate
+install -d /etc/citygate /opt/citygate
+python3 -m venv /opt/citygate/venv
+/opt/citygate/venv/bin/pip install --quiet --upgrade pip
+/opt/citygate/venv/bin/pip install --quiet .
+if [ ! -f /etc/citygate/gateway.yaml ]; then
+  sed 's#path: run/gateway/journal#path: /var/lib/citygate/journal#' deploy/config/gateway.yaml \
+    > /etc/citygate/gateway.yaml
+  echo "wrote /etc/citygate/gateway.yaml: set gateway_id, mqtt and kafka for this district"
+fi
+# Secrets (CITYGATE_MQTT_PASSWORD=...) and connection overrides go here, readable by root only.
+[ -f /etc/citygate/gateway.env ] || install -m 0600 /dev/null /etc/citygate/gateway.env
+install -m 0644 deploy/pi/citygate-gateway.service /etc/systemd/system/citygate-gateway.service
+systemctl daemon-reload
+/opt/citygate/venv/bin/citygate gateway check --config /etc/citygate/gateway.yaml || \
+  echo "check failed: fix /etc/citygate/gateway.yaml, then: systemctl enable --now citygate-gateway"
+systemctl enable --now citygate-gateway
+echo "citygate gateway installed; health: curl http://127.0.0.1:19180/healthz"

@@ -36,7 +36,13 @@ def bench_bank(sensors: int, rounds: int) -> dict[str, float]:
         bank.update(slots, values[r], np.full(sensors, r * _MIN, dtype=np.int64))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     n = sensors * rounds
-    return {"values": n, "wall_s": wall, "cpu_s": cpu, "values_per_s": n / wall}
+    return {
+        "values": n,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "values_per_s": n / wall,
+        "values_per_cpu_s": n / cpu,
+    }
 
 
 def bench_facade(sensors: int, rounds: int) -> dict[str, float]:
@@ -77,6 +83,8 @@ def bench_facade(sensors: int, rounds: int) -> dict[str, float]:
         "wall_s": wall,
         "cpu_s": cpu,
         "readings_per_s": n / wall,
+        # The machine is shared: CPU time is the steadier figure when others are busy.
+        "readings_per_cpu_s": n / cpu,
         "alert_transitions": alerts,
     }
 

@@ -93,9 +93,7 @@ class AlertSink:
         await self.producer.stop()
         self.writer.close()
 
-    async def publish(
-        self, alerts: Sequence[Alert], wait: Wait, *, with_seq: bool = True
-    ) -> None:
+    async def publish(self, alerts: Sequence[Alert], wait: Wait, *, with_seq: bool = True) -> None:
         if not alerts:
             return
         await asyncio.gather(

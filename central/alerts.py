@@ -102,7 +102,12 @@ class AlertTracker:
         seen = self._seen.get(sensor_id)
         if seen is None:
             seen = self._seen[sensor_id] = _SeenSeqs(self._seen_capacity)
+        elif seq in seen.seqs:  # the common duplicate test without a call
+            return False
         return seen.add(seq)
+
+    def has_open(self, sensor_id: str) -> bool:
+        return bool(self._open.get(sensor_id))
 
     def open_alerts(self, sensor_id: str) -> list[Alert]:
         return [o.alert for o in self._open.get(sensor_id, {}).values()]

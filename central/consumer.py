@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -23,7 +23,7 @@ from central.metrics import CentralMetrics
 
 log = structlog.get_logger("central.consumer")
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class Stopping(Exception):
@@ -49,7 +49,7 @@ class Handler(Protocol):
         """How far back to re-read a newly assigned partition to rebuild state (0: not at all)."""
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener(ConsumerRebalanceListener):
     def __init__(self, owner: GroupConsumer) -> None:
         self.owner = owner
 
@@ -62,9 +62,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class GroupConsumer:
-    def __init__(
-        self, cfg: Group, kafka: Kafka, handler: Handler, metrics: CentralMetrics
-    ) -> None:
+    def __init__(self, cfg: Group, kafka: Kafka, handler: Handler, metrics: CentralMetrics) -> None:
         self.cfg = cfg
         self.kafka = kafka
         self.handler = handler
@@ -143,9 +141,7 @@ class GroupConsumer:
             await c.stop()
             log.info("group_stopped", group=self.cfg.group_id)
 
-    async def _handle(
-        self, got: dict[TopicPartition, list[Record]], records: list[Record]
-    ) -> None:
+    async def _handle(self, got: dict[TopicPartition, list[Record]], records: list[Record]) -> None:
         c = self.consumer
         started = time.perf_counter()
         for tp, batch in got.items():

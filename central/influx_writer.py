@@ -132,7 +132,7 @@ class InfluxWriter:
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception:  # any failure means "not reachable"
             return False
 
     def close(self) -> None:

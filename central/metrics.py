@@ -45,9 +45,7 @@ class CentralMetrics:
             ["type", "severity", "state"],
             registry=r,
         )
-        self.commits = Counter(
-            "citygate_central_commits", "Offset commits", ["group"], registry=r
-        )
+        self.commits = Counter("citygate_central_commits", "Offset commits", ["group"], registry=r)
         self.commit_failures = Counter(
             "citygate_central_commit_failures",
             "Commits refused because partitions moved (their records are redelivered)",
@@ -77,6 +75,7 @@ class CentralMetrics:
             "citygate_central_gateways_offline", "Gateways currently offline", registry=r
         )
         self.sensors_tracked = Gauge(
-            "citygate_central_sensors_tracked", "Sensors the detect group keeps state for",
+            "citygate_central_sensors_tracked",
+            "Sensors the detect group keeps state for",
             registry=r,
         )

@@ -9,15 +9,20 @@ from the wall clock, so every rule is testable.
 from __future__ import annotations
 
 import statistics
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from central.alerts import Finding
 from edge.reading import FieldValue, Reading
 
 _NS = 1_000_000_000
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
 class FieldSpecLike(Protocol):
@@ -167,32 +172,90 @@ class CyclePlan:
         return cycle_off_plan(fields, self.plan_s, tolerance)
 
 
-@dataclass
-class Flatline:
-    """The same value `n` times in a row on a numeric field (a frozen or disconnected sensor)."""
+class KeyedArrays:
+    """Per-key numeric state in numpy arrays, keyed by small ints the caller allocates (slots)."""
 
-    n: int = 30
-    _last: dict[str, tuple[float, int]] = field(default_factory=dict)
+    def __init__(self, **fills: float) -> None:
+        self._fills = fills
+        self._arrays: dict[str, FloatArray] = {name: np.empty(0) for name in fills}
+
+    def __getitem__(self, name: str) -> FloatArray:
+        return self._arrays[name]
+
+    def ensure(self, keys: IntArray) -> None:
+        size = len(next(iter(self._arrays.values())))
+        need = int(keys.max()) + 1 if keys.size else 0
+        if need > size:
+            grown = max(need, 2 * size, 64)
+            for name, arr in self._arrays.items():
+                fresh = np.full(grown, self._fills[name])
+                fresh[:size] = arr
+                self._arrays[name] = fresh
+
+    def reset(self, keys: npt.ArrayLike) -> None:
+        idx = np.asarray(keys, dtype=np.int64)
+        idx = idx[idx < len(next(iter(self._arrays.values())))]
+        for name, arr in self._arrays.items():
+            arr[idx] = self._fills[name]
+
+
+class _KeyMap:
+    """Small ints for string keys, for the per-reading conveniences over the batch rules."""
+
+    def __init__(self) -> None:
+        self._ids: dict[object, int] = {}
+
+    def __call__(self, key: object) -> int:
+        return self._ids.setdefault(key, len(self._ids))
+
+    def pop(self, match: Callable[[object], bool]) -> list[int]:
+        gone = [k for k in self._ids if match(k)]
+        return [self._ids.pop(k) for k in gone]
+
+
+class Flatline:
+    """The same value `n` times in a row on a numeric field (a frozen or disconnected sensor).
+
+    `runs(keys, values)` is the batch form, one key per (sensor, field), each key at most once
+    per call; `check(fields, names)` serves one sensor's reading.
+    """
+
+    def __init__(self, n: int = 30) -> None:
+        self.n = n
+        self._state = KeyedArrays(last=np.nan, run=0.0)
+        self._keys = _KeyMap()
+
+    def runs(self, keys: IntArray, values: FloatArray) -> FloatArray:
+        """The run length each value extends (values must be finite)."""
+        self._state.ensure(keys)
+        last, run = self._state["last"], self._state["run"]
+        runs = np.where(last[keys] == values, run[keys] + 1.0, 1.0)
+        last[keys] = values
+        run[keys] = runs
+        return runs
+
+    def reset(self, keys: npt.ArrayLike) -> None:
+        self._state.reset(keys)
+
+    def finding(self, name: str, value: float, run: int) -> Finding:
+        return Finding(
+            f"flatline:{name}",
+            "warning",
+            value,
+            f"{name} has been exactly {value:g} for {run} readings",
+        )
 
     def check(self, fields: Mapping[str, FieldValue], names: Iterable[str]) -> list[Finding]:
-        found = []
-        for name in names:
-            value = _number(fields.get(name))
-            if value is None:
-                continue
-            last = self._last.get(name)
-            run = last[1] + 1 if last is not None and last[0] == value else 1
-            self._last[name] = (value, run)
-            if run >= self.n:
-                found.append(
-                    Finding(
-                        f"flatline:{name}",
-                        "warning",
-                        value,
-                        f"{name} has been exactly {value:g} for {run} readings",
-                    )
-                )
-        return found
+        present = [(n, v) for n in names if (v := _number(fields.get(n))) is not None]
+        if not present:
+            return []
+        keys = np.array([self._keys(n) for n, _ in present], dtype=np.int64)
+        runs = self.runs(keys, np.array([v for _, v in present]))
+        return [
+            self.finding(n, v, int(r))
+            for (n, v), r in zip(present, runs.tolist(), strict=True)
+            if r >= self.n
+        ]
 
 
 @dataclass
@@ -369,62 +432,106 @@ class SilenceWatch:
         return found
 
 
-@dataclass
 class DistrictConsensus:
-    """An air-quality monitor far from the median of the other monitors in its district.
+    """An air-quality monitor far from the median of the monitors in its district.
 
-    Keeps the latest value of each monitor per field; monitors older than `max_age_s` are left
-    out. Disagreement is judged with the others' median absolute deviation, floored so a
-    district of near-identical monitors does not make noise an alert.
+    Keeps the latest value of each monitor per field; monitors older than `max_age_s` at the
+    batch's newest timestamp are left out. Each district's median and median absolute deviation
+    are computed once per batch over its fresh monitors (the monitor judged included: with the
+    required `min_others` others, one outlier moves neither). Disagreement is floored so a
+    district of near-identical monitors does not make noise an alert, and must persist for
+    `window` readings of the monitor (one gust is not a fault).
+
+    `check_batch` is the batch form over caller-chosen int keys, one per (monitor, field), each
+    key at most once per call; `check(reading)` serves one reading.
     """
 
-    fields: tuple[str, ...] = ("pm25", "pm10", "no2", "o3")
-    min_others: int = 3
-    k: float = 5.0
-    abs_floor: float = 5.0
-    rel_floor: float = 0.25
-    max_age_s: float = 900.0
-    window: int = 5  # readings a disagreement must persist to count (one gust is not a fault)
-    _latest: dict[tuple[str, str], dict[str, tuple[int, float]]] = field(default_factory=dict)
-    _streak: dict[tuple[str, str], deque[bool]] = field(default_factory=dict)
+    def __init__(
+        self,
+        fields: tuple[str, ...] = ("pm25", "pm10", "no2", "o3"),
+        min_others: int = 3,
+        k: float = 5.0,
+        abs_floor: float = 5.0,
+        rel_floor: float = 0.25,
+        max_age_s: float = 900.0,
+        window: int = 5,
+    ) -> None:
+        self.fields = fields
+        self.min_others = min_others
+        self.k = k
+        self.abs_floor = abs_floor
+        self.rel_floor = rel_floor
+        self.max_age_s = max_age_s
+        self.window = window
+        # group: district and field as one int (-1: none); ts and value: the latest reading.
+        self._state = KeyedArrays(group=-1.0, ts=-np.inf, value=np.nan, streak=0.0)
+        self._keys = _KeyMap()
+        self._groups = _KeyMap()
+
+    def group(self, district: str, name: str) -> int:
+        """The int naming one (district, field) pair, for `check_batch`."""
+        return self._groups((district, name))
+
+    def check_batch(
+        self, keys: IntArray, groups: IntArray, ts: IntArray, values: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray]:
+        """Positions of the values that disagree persistently, with their district's median and
+        the number of other fresh monitors."""
+        st = self._state
+        st.ensure(keys)
+        group, last_ts, value, streak = st["group"], st["ts"], st["value"], st["streak"]
+        group[keys], last_ts[keys], value[keys] = groups, ts, values
+        horizon = float(ts.max()) - self.max_age_s * _NS
+        members = np.flatnonzero(np.isin(group, groups) & (last_ts >= horizon))
+        order = members[np.argsort(group[members], kind="stable")]
+        ids, starts, counts = np.unique(group[order], return_index=True, return_counts=True)
+        med = np.empty(ids.size)
+        mad = np.empty(ids.size)
+        for j, (a, c) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
+            vals = value[order[a : a + c]]
+            med[j] = np.median(vals)
+            mad[j] = np.median(np.abs(vals - med[j])) * 1.4826
+        at = np.searchsorted(ids, groups)
+        others = counts[at] - 1
+        allowed = np.maximum(
+            np.maximum(self.k * mad[at], self.abs_floor), self.rel_floor * np.abs(med[at])
+        )
+        judged = others >= self.min_others
+        off = judged & (np.abs(values - med[at]) > allowed)
+        streak[keys] = np.where(off, streak[keys] + 1.0, 0.0)
+        hits = np.flatnonzero(streak[keys] >= self.window)
+        return hits, med[at[hits]], others[hits]
+
+    def finding(
+        self, name: str, value: float, district: str, median: float, others: int
+    ) -> Finding:
+        return Finding(
+            f"district_disagreement:{name}",
+            "warning",
+            value,
+            f"{name}={value:g} while the median of {others} monitors in {district} "
+            f"(besides this one) is {median:g}",
+        )
 
     def check(self, reading: Reading) -> list[Finding]:
         district = reading.location.district if reading.location else ""
         if not district:
             return []
+        present = [(n, v) for n in self.fields if (v := _number(reading.fields.get(n))) is not None]
         found = []
-        for name in self.fields:
-            x = _number(reading.fields.get(name))
-            if x is None:
-                continue
-            latest = self._latest.setdefault((district, name), {})
-            latest[reading.sensor_id] = (reading.ts, x)
-            horizon = reading.ts - int(self.max_age_s * _NS)
-            others = [
-                v for sid, (t, v) in latest.items() if sid != reading.sensor_id and t >= horizon
-            ]
-            streak = self._streak.setdefault((reading.sensor_id, name), deque(maxlen=self.window))
-            if len(others) < self.min_others:
-                streak.append(False)
-                continue
-            med = statistics.median(others)
-            mad = statistics.median(abs(v - med) for v in others) * 1.4826
-            allowed = max(self.k * mad, self.abs_floor, self.rel_floor * abs(med))
-            streak.append(abs(x - med) > allowed)
-            if len(streak) == self.window and all(streak):
-                found.append(
-                    Finding(
-                        f"district_disagreement:{name}",
-                        "warning",
-                        x,
-                        f"{name}={x:g} while the median of {len(others)} other monitors in "
-                        f"{district} is {med:g}",
-                    )
-                )
+        for name, x in present:
+            hits, med, others = self.check_batch(
+                np.array([self._keys((reading.sensor_id, name))]),
+                np.array([self.group(district, name)]),
+                np.array([reading.ts]),
+                np.array([x]),
+            )
+            if hits.size:
+                found.append(self.finding(name, x, district, float(med[0]), int(others[0])))
         return found
 
+    def reset(self, keys: npt.ArrayLike) -> None:
+        self._state.reset(keys)
+
     def forget(self, sensor_id: str) -> None:
-        for latest in self._latest.values():
-            latest.pop(sensor_id, None)
-        for key in [k for k in self._streak if k[0] == sensor_id]:
-            del self._streak[key]
+        self.reset(self._keys.pop(lambda k: isinstance(k, tuple) and k[0] == sensor_id))

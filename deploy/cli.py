@@ -69,11 +69,12 @@ def logs(service: str, follow: bool, lines: int) -> None:
 
 def _register() -> None:
     from central.cli import central
+    from central.dashboard.cli import dashboard
     from deploy.demo import demo
     from firmware_sim.cli import sim
     from gateway.cli import gateway
 
-    for command in (gateway, central, sim, demo):
+    for command in (gateway, central, sim, demo, dashboard):
         cli.add_command(command)
 
 

@@ -34,6 +34,8 @@ def components() -> list[tuple[str, list[str]]]:
     if importlib.util.find_spec("firmware_sim.cli") is not None:
         scenario = resources.files("firmware_sim") / "scenarios" / "city.yaml"
         procs.append(("sim", [cg, "sim", "run", "--scenario", str(scenario)]))
+        if importlib.util.find_spec("central.dashboard.cli") is not None:
+            procs.append(("dashboard", [cg, "dashboard", "--scenario", str(scenario)]))
     return procs
 
 
@@ -63,6 +65,8 @@ def demo(duration: float) -> None:
         running.append((name, proc))
         click.echo(f"demo: started {name} (pid {proc.pid})")
     click.echo("demo: gateway health at http://127.0.0.1:19180/healthz, metrics at /metrics")
+    if any(name == "dashboard" for name, _ in running):
+        click.echo("demo: dashboard at http://127.0.0.1:19300/")
     click.echo("demo: press Ctrl-C to stop")
     deadline = time.monotonic() + duration if duration else None
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

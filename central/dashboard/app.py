@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -16,12 +17,13 @@ from typing import Any, Final
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central.dashboard import aqi, live
 from central.dashboard.queries import TRAFFIC_SUMMARY, BadQuery, History, QueryError
@@ -33,7 +35,7 @@ log = structlog.get_logger("citygate.dashboard")
 
 # Everything comes from this origin: no CDN, font or tile server can be reached from the page.
 _CSP: Final = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
@@ -71,7 +73,7 @@ class Dashboard:
             # Long averages change slowly; recomputing them every few seconds would only load InfluxDB.
             got = await self._q(
                 f"means:{hours}:{','.join(fields)}",
-                lambda h=hours, f=fields: self.history.means("air_quality", f, h),
+                functools.partial(self.history.means, "air_quality", fields, hours),
                 ttl=max(self.settings.cache_s, 30.0),
             )
             for sid, values in got.items():
@@ -203,12 +205,20 @@ class Dashboard:
                 self.settings.silent_min_s, self.settings.silent_after_intervals * site.interval_s
             )
             last_seen = row.get("last_seen")
-            if not last_seen or now - last_seen > silent_after or (alert and alert["type"] == "silent"):
+            if (
+                not last_seen
+                or now - last_seen > silent_after
+                or (alert and alert["type"] == "silent")
+            ):
                 state, color, label = "silent", "#8a8f98", "silent"
             elif stype == "traffic_signal":
                 fault = bool(row.get("faults")) or "flashing" in row.get("phases", {}).values()
                 if fault:
-                    state, color, label = "fault", "#d63384", ", ".join(row.get("faults") or ["flashing"])
+                    state, color, label = (
+                        "fault",
+                        "#d63384",
+                        ", ".join(row.get("faults") or ["flashing"]),
+                    )
                 else:
                     state, color, label = "ok", "#3d8bfd", "signal ok"
             elif row.get("aqi") is not None:
@@ -267,13 +277,26 @@ def _active_alerts(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return worst
 
 
-class _SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", _CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+class _SecurityHeaders:
+    """Pure ASGI (not BaseHTTPMiddleware), so the event stream is passed through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", _CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings, conn: Connections) -> Starlette:
@@ -331,7 +354,9 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
 
     async def alerts(request: Request) -> Response:
         q = request.query_params
-        rows = await dash.alerts(q.get("start", f"-{settings.alerts_lookback}"), q.get("stop") or None)
+        rows = await dash.alerts(
+            q.get("start", f"-{settings.alerts_lookback}"), q.get("stop") or None
+        )
         return JSONResponse({"alerts": rows, "read_only": settings.read_only})
 
     async def acknowledge(request: Request) -> Response:

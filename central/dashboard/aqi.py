@@ -177,7 +177,9 @@ def _load(name: str) -> Standard:
 def available() -> list[str]:
     """Names of the packaged standards."""
     folder = resources.files("central.dashboard") / "tables"
-    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+    return sorted(
+        p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
+    )
 
 
 @cache

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaError
 
 from edge.topics import ALERTS as ALERTS_TOPIC
 from edge.topics import GATEWAY_STATUS as STATUS_TOPIC
+from edge.topics import PARTITIONS
 
 _KEEP_ALERTS: Final = 5000
 _QUEUE: Final = 1000
@@ -173,7 +174,9 @@ async def _assign_from(consumer: AIOKafkaConsumer, alerts_back_s: float) -> set[
     for topic, back_s in ((ALERTS_TOPIC, alerts_back_s), (STATUS_TOPIC, 60.0)):
         if topic not in existing:
             continue
-        for p in sorted(consumer.partitions_for_topic(topic) or ()):
+        # The consumer knows partitions only of topics it subscribed; the project's counts are data.
+        known = consumer.partitions_for_topic(topic) or set(range(PARTITIONS[topic]))
+        for p in sorted(known):
             tp = TopicPartition(topic, p)
             partitions.append(tp)
             since[tp] = now_ms - int(back_s * 1000)

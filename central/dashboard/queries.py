@@ -20,7 +20,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from central.dashboard.errors import DashboardError
 from deploy.connections import Connections
 
-_IDENT: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_IDENT: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 _DURATION: Final = re.compile(r"^-?\d{1,6}[smhdw]$")
 _RFC3339: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
 _SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -61,16 +61,16 @@ class BadQuery(QueryError):
 
 
 def ident(value: str, what: str) -> str:
-    if not _IDENT.match(value):
+    if not _IDENT.fullmatch(value):
         raise BadQuery(f"{what} {value!r} is not a plain identifier (letters, digits, _.:-)")
     return value
 
 
 def time_bound(value: str, what: str) -> str:
     """A Flux range bound: a relative duration ("-1h") or an RFC 3339 time."""
-    if _DURATION.match(value):
+    if _DURATION.fullmatch(value):
         return value if value.startswith("-") else f"-{value}"
-    if _RFC3339.match(value):
+    if _RFC3339.fullmatch(value):
         return f"time(v: {_quoted(value)})"
     raise BadQuery(f"{what} {value!r}: expected a duration such as -1h or an RFC 3339 time")
 
@@ -81,11 +81,11 @@ def span_seconds(start: str, stop: str | None) -> float:
     def at(bound: str | None) -> float:
         if bound is None or bound in ("now", "now()"):
             return time.time()
-        if _DURATION.match(bound):
+        if _DURATION.fullmatch(bound):
             return time.time() - int(bound.lstrip("-")[:-1]) * _SECONDS[bound[-1]]
         return datetime.fromisoformat(bound.replace("Z", "+00:00")).timestamp()
 
-    return max(1.0, at(stop) - at(start))
+    return max(1.0, float(round(at(stop) - at(start))))
 
 
 def window_for(seconds: float, points: int = 300) -> str:
@@ -115,7 +115,7 @@ class _TTLCache:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and now - hit[0] < ttl:
-                return hit[1]  # type: ignore[no-any-return]
+                return hit[1]
         value = compute()
         with self._lock:
             self._items[key] = (time.monotonic(), value)
@@ -159,7 +159,9 @@ class History:
         """Per sensor: the last value of each field, its district, gateway and last time seen."""
         ident(measurement, "measurement")
         field_filter = (
-            f" and contains(value: r._field, set: {_field_set(fields)})" if fields is not None else ""
+            f" and contains(value: r._field, set: {_field_set(fields)})"
+            if fields is not None
+            else ""
         )
         if sensor_id is not None:
             field_filter += f' and r.sensor_id == "{ident(sensor_id, "sensor_id")}"'
@@ -188,7 +190,9 @@ class History:
             row["last_seen"] = max(row["last_seen"], rec.get_time().timestamp())
         return out
 
-    def means(self, measurement: str, fields: Iterable[str], hours: int) -> dict[str, dict[str, float]]:
+    def means(
+        self, measurement: str, fields: Iterable[str], hours: int
+    ) -> dict[str, dict[str, float]]:
         """Per sensor, the mean of each field over the last `hours` hours."""
         flux = (
             f"from(bucket: {self.bucket}) |> range(start: -{int(hours)}h)"
@@ -217,12 +221,14 @@ class History:
             f' |> filter(fn: (r) => r._measurement == "{ident(measurement, "measurement")}"'
             f' and r.sensor_id == "{ident(sensor_id, "sensor_id")}"'
             f" and contains(value: r._field, set: {_field_set(numeric)}))"
-            ' |> toFloat() |> aggregateWindow(every: ' + every + ", fn: mean, createEmpty: false)"
+            " |> toFloat() |> aggregateWindow(every: " + every + ", fn: mean, createEmpty: false)"
             ' |> keep(columns: ["_time", "_value", "_field"])'
         )
         out: dict[str, list[tuple[float, Any]]] = {f: [] for f in numeric}
         for rec in self._run(flux):
-            out.setdefault(rec.get_field(), []).append((rec.get_time().timestamp(), rec.get_value()))
+            out.setdefault(rec.get_field(), []).append(
+                (rec.get_time().timestamp(), rec.get_value())
+            )
         return out
 
     def alerts(self, start: str, stop: str | None = None) -> list[dict[str, Any]]:
@@ -280,7 +286,9 @@ class History:
             .time(datetime.fromtimestamp(at, UTC))
         )
         try:
-            self._write.write(bucket=self.conn.influx_bucket, org=self.conn.influx_org, record=point)
+            self._write.write(
+                bucket=self.conn.influx_bucket, org=self.conn.influx_org, record=point
+            )
         except Exception as exc:
             raise QueryError(f"InfluxDB at {self.conn.influx_url} refused an ack: {exc}") from exc
 
@@ -303,7 +311,9 @@ class History:
             gid = rec.values.get("gateway_id")
             if not gid:
                 continue
-            row = out.setdefault(gid, {"gateway_id": gid, "last_seen": 0.0, "figures": {}, "rates": {}})
+            row = out.setdefault(
+                gid, {"gateway_id": gid, "last_seen": 0.0, "figures": {}, "rates": {}}
+            )
             row["figures"][rec.get_field()] = rec.get_value()
             row["last_seen"] = max(row["last_seen"], rec.get_time().timestamp())
         for rec in self._run(rates):

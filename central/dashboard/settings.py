@@ -70,7 +70,9 @@ def load(path: Path | None = None, **overrides: Any) -> Settings:
         except (OSError, yaml.YAMLError) as exc:
             raise SettingsError(f"{path}: cannot read the dashboard configuration: {exc}") from exc
         if not isinstance(loaded, dict):
-            raise SettingsError(f"{path}: expected a mapping of settings, got {type(loaded).__name__}")
+            raise SettingsError(
+                f"{path}: expected a mapping of settings, got {type(loaded).__name__}"
+            )
         doc.update(loaded.get("dashboard", loaded))
     for key, var in ENV.items():
         if var in os.environ:

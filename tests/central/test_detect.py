@@ -65,3 +65,55 @@ def test_silence_then_recovery_and_drop(catalog: Catalog) -> None:
     det.drop("aq-1")
     assert det.sensors == 0
     assert det.process(_aq(21)) == []  # rebuilt from scratch, seq history forgotten too
+
+
+def _fleet(rounds: int, sensors: int) -> list[Reading]:
+    rng = np.random.default_rng(7)
+    out = []
+    for seq in range(rounds):
+        for k in range(sensors):
+            pm = float(rng.gamma(4.0, 4.0))
+            fields: dict[str, FieldValue] = {"pm25": pm, "pm10": pm * 1.6, "no2": 20.0}
+            if seq == rounds - 5 and k == 0:
+                fields.update(pm25=300.0, pm10=100.0, no2=-5.0)  # range, pm and district faults
+            out.append(
+                Reading(
+                    sensor_id=f"aq-{k}",
+                    sensor_type="air_quality",
+                    seq=seq,
+                    ts=seq * 60 * S + k,
+                    fields=fields,
+                    location=Location("north"),
+                )
+            )
+    return out
+
+
+def test_batches_raise_what_single_readings_raise(catalog: Catalog) -> None:
+    readings = _fleet(60, 6)
+    one = Detector(catalog)
+    single = [(a.alert_id, a.state) for r in readings for a in one.process(r)]
+    batch = Detector(catalog)
+    batched = [
+        (a.alert_id, a.state)
+        for i in range(0, len(readings), 6)
+        for a in batch.process_batch(readings[i : i + 6])
+    ]
+    assert sorted(batched) == sorted(single)
+    assert {t.split(":")[1] for t, _ in single} >= {"flatline", "out_of_range", "pm25_above_pm10"}
+
+
+def test_a_sensor_twice_in_one_batch_is_judged_in_order(catalog: Catalog) -> None:
+    readings = _fleet(60, 3)
+    one = Detector(catalog)
+    single = [(a.alert_id, a.state) for r in readings for a in one.process(r)]
+    together = [(a.alert_id, a.state) for a in Detector(catalog).process_batch(readings)]
+    assert together == single
+
+
+def test_drop_frees_slots_for_reuse(catalog: Catalog) -> None:
+    det = Detector(catalog)
+    det.process(_aq(1))
+    det.drop("aq-1")
+    det.process(_aq(2))
+    assert det.sensors == 1 and det.bank.count[: len(catalog.get("air_quality").fields)].max() == 1

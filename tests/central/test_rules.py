@@ -139,3 +139,15 @@ def test_district_consensus(offset: float, expected: list[str]) -> None:
             rule.check(_aq(f"aq-{k}", t * 60, base + t % 2))
         last = rule.check(_aq("aq-x", t * 60 + 1, 20.0 + offset))
     assert types(last) == expected
+
+
+def test_district_consensus_batch_uses_one_median_per_district() -> None:
+    import numpy as np
+
+    rule = rules.DistrictConsensus(fields=("pm25",), window=1)
+    north, south = rule.group("north", "pm25"), rule.group("south", "pm25")
+    keys = np.arange(8)
+    groups = np.array([north] * 4 + [south] * 4)
+    values = np.array([20.0, 21.0, 19.0, 90.0, 50.0, 52.0, 51.0, 49.0])
+    hits, med, others = rule.check_batch(keys, groups, np.zeros(8, dtype=np.int64), values)
+    assert hits.tolist() == [3] and others.tolist() == [3] and med[0] == pytest.approx(20.5)

@@ -249,7 +249,15 @@ class KafkaCollector:
         await consumer._client.force_metadata_update()
         return consumer.partitions_for_topic(topic) or set()
 
-    def collect(self, done: Callable[[list[Any]], bool], timeout: float = 120) -> list[Any]:
+    def collect(
+        self,
+        done: Callable[[list[Any]], bool],
+        timeout: float = 120,
+        keep: Callable[[Any], bool] = lambda record: True,
+    ) -> list[Any]:
+        """Records (that `keep` accepts) until `done(records)` or the timeout; other tests and
+        the demo may write to the same topics meanwhile."""
+
         async def run() -> list[Any]:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.conn.kafka_bootstrap, enable_auto_commit=False
@@ -264,7 +272,7 @@ class KafkaCollector:
                 while time.monotonic() < deadline and not done(out):
                     batch = await consumer.getmany(timeout_ms=500, max_records=20000)
                     for records in batch.values():
-                        out += records
+                        out += [r for r in records if keep(r)]
             finally:
                 await consumer.stop()
             return out

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,22 @@ AIR = reading_topic("air_quality")
 
 def district() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def key_prefix(district_name: str) -> Callable[[Any], bool]:
+    prefix = f"{district_name}-".encode()
+    return lambda record: bool(record.key and record.key.startswith(prefix))
+
+
+def all_of(n: int) -> Callable[[list[Any]], bool]:
+    """Done once `n` distinct readings are in (redeliveries make duplicates)."""
+
+    def done(records: list[Any]) -> bool:
+        if len(records) < n:
+            return False
+        return len({(r.key, reading_codec.decode(r.value).seq) for r in records}) >= n
+
+    return done
 
 
 def ours(records: Iterable[Any], district_name: str) -> list[Any]:
@@ -73,7 +89,7 @@ def test_100k_qos1_readings_arrive_complete_and_in_order(
         readings = air_readings(d, sensors=200, per_sensor=500)
         sent = pub.readings(readings)
         pub.wait_acked(sent, timeout=300)
-        got = ours(collector.collect(lambda out: len(out) >= sent, timeout=300), d)
+        got = ours(collector.collect(lambda out: len(out) >= sent, 300, key_prefix(d)), d)
         dups = check_complete_and_ordered(got, {f"{d}-aq-{s}": 500 for s in range(200)})
         assert len(got) - dups == 100_000
         assert dups == 0
@@ -114,7 +130,9 @@ def test_kafka_outage_of_60s_loses_nothing(
         stream.join(timeout=120)
         pub.wait_acked(sensors * per_sensor)
         gw.wait_drained(timeout=180)
-        got = ours(collector.collect(lambda out: len(out) >= sensors * per_sensor, 180), d)
+        got = ours(
+            collector.collect(lambda out: len(out) >= sensors * per_sensor, 180, key_prefix(d)), d
+        )
         check_complete_and_ordered(got, {f"{d}-aq-{s}": per_sensor for s in range(sensors)})
     finally:
         stack.up(("kafka",))
@@ -139,7 +157,7 @@ def test_sigkill_five_times_loses_nothing(tmp_path: Path, connections: Connectio
         stream.join(timeout=120)
         pub.wait_acked(sensors * per_sensor, timeout=180)
         gw.wait_drained(timeout=180)
-        got = ours(collector.collect(lambda out: len(out) >= sensors * per_sensor, 180), d)
+        got = ours(collector.collect(all_of(sensors * per_sensor), 180, key_prefix(d)), d)
         dups = check_complete_and_ordered(got, {f"{d}-aq-{s}": per_sensor for s in range(sensors)})
         print(f"duplicates after 5 SIGKILLs: {dups}")
         redelivered = re.search(r"citygate_gateway_mqtt_redelivered_total (\S+)", gw.metrics())
@@ -167,7 +185,7 @@ def test_torn_journal_is_recovered_on_restart(tmp_path: Path, connections: Conne
         online.start()
         health = online.wait_drained(timeout=60)
         assert health["journal_torn_records"] >= 1
-        got = ours(collector.collect(lambda out: len(out) >= n - 1, 30), d)
+        got = ours(collector.collect(lambda out: len(out) >= n - 1, 30, key_prefix(d)), d)
         assert n - 2 <= len(got) < n  # the torn record is cut and counted, the rest delivered
         assert online.stop() == 0
     finally:
@@ -220,34 +238,77 @@ def _metric(text: str, name: str, labels: str = "") -> float:
     return float(m.group(1)) if m else 0.0
 
 
-@pytest.mark.parametrize("policy", ["block", "drop_oldest"])
-def test_full_journal_policy(tmp_path: Path, connections: Connections, policy: str) -> None:
+def test_full_journal_blocks_sources_and_loses_nothing(
+    tmp_path: Path, connections: Connections
+) -> None:
     d = district()
-    dead_kafka = f"127.0.0.1:{free_port()}"
-    overrides: dict[str, Any] = {
-        "kafka.bootstrap": dead_kafka,
-        "journal.max_bytes": 1024 * 1024,
-        "journal.policy": policy,
-    }
-    if policy == "drop_oldest":
-        overrides["journal.drop_sensor_type"] = "air_quality"
-    gw = GatewayProcess(tmp_path, connections, d, overrides).start(wait_healthy=False)
+    offline = GatewayProcess(
+        tmp_path,
+        connections,
+        d,
+        {
+            "kafka.bootstrap": f"127.0.0.1:{free_port()}",  # Kafka unreachable: journal fills
+            "journal.max_bytes": 1024 * 1024,
+            "journal.policy": "block",
+        },
+    ).start(wait_healthy=False)
+    pub = Publisher(connections)
+    sensors, per_sensor = 20, 400  # ~3 MB of readings for a 1 MiB journal
+    try:
+        n = pub.readings(air_readings(d, sensors, per_sensor))
+        pub.wait_acked(n)  # the broker has them all
+        time.sleep(5)
+        metrics = offline.metrics()
+        health = offline.health()
+        assert health is not None
+        assert _metric(metrics, "citygate_gateway_journal_full") == 1
+        assert health["journal_depth_bytes"] <= 1024 * 1024
+        assert health["messages_in"] < n  # backpressure: the broker keeps the rest
+        assert offline.stop() == 0
+        collector = KafkaCollector(connections, [AIR])
+        online = GatewayProcess(tmp_path, connections, d, {"gateway_id": offline.gateway_id})
+        online.start()
+        got = ours(collector.collect(lambda out: len(out) >= n, 120, key_prefix(d)), d)
+        check_complete_and_ordered(got, {f"{d}-aq-{s}": per_sensor for s in range(sensors)})
+        online.stop()
+    finally:
+        pub.close()
+
+
+def test_full_journal_drops_oldest_of_the_chosen_type(
+    tmp_path: Path, connections: Connections
+) -> None:
+    d = district()
+    gw = GatewayProcess(
+        tmp_path,
+        connections,
+        d,
+        {
+            "kafka.bootstrap": f"127.0.0.1:{free_port()}",
+            "journal.max_bytes": 1024 * 1024,
+            "journal.policy": "drop_oldest",
+            "journal.drop_sensor_type": "air_quality",
+        },
+    ).start(wait_healthy=False)
     pub = Publisher(connections)
     try:
-        n = pub.readings(air_readings(d, sensors=20, per_sensor=400))  # ~3 MB of readings
-        time.sleep(8)
-        metrics = gw.metrics()
-        if policy == "block":
-            assert pub.acked < n  # backpressure: the broker keeps what the journal cannot take
-            assert _metric(metrics, "citygate_gateway_journal_full") == 1
-        else:
-            pub.wait_acked(n, timeout=60)
-            dropped = _metric(
-                metrics, "citygate_gateway_journal_dropped_records", '{sensor_type="air_quality"}'
-            )
-            assert dropped > 0
+        n = pub.readings(air_readings(d, sensors=20, per_sensor=400))
+        pub.wait_acked(n)
+        deadline = time.monotonic() + 60
+        while True:  # every reading taken from the broker: none waits on a full journal
             health = gw.health()
-            assert health is not None and health["journal_dropped"]["air_quality"] == dropped
+            assert health is not None
+            if health["messages_in"] >= n or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert health["messages_in"] == n
+        dropped = health["journal_dropped"]["air_quality"]
+        assert dropped > 0 and health["journal_depth_records"] + dropped == n
+        time.sleep(1)  # the gauges refresh twice a second
+        exported = _metric(
+            gw.metrics(), "citygate_gateway_journal_dropped_records", '{sensor_type="air_quality"}'
+        )
+        assert exported == dropped
     finally:
         pub.close()
         gw.stop()

@@ -1,0 +1,199 @@
+"""tsdb writer throughput into the local InfluxDB, written to bench/results/tsdb.json.
+
+Two figures: (1) the writer alone: Kafka records (real Reading encoding) -> decode -> line
+protocol -> InfluxDB, timed without Kafka; (2) end to end: readings pre-loaded into a bench topic
+and drained by the real "tsdb" consumer group (poll, decode, write, commit). Points go to a bucket
+of their own ("citygate-bench", 1 day retention). Needs the local stack (`citygate stack up`).
+
+    .venv/bin/python bench/tsdb_bench.py [--sensors 2000] [--readings 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import ConsumerRecord
+from influxdb_client import BucketRetentionRules, InfluxDBClient
+
+from central.config import parse
+from central.influx_writer import InfluxWriter
+from central.metrics import CentralMetrics
+from central.service import CentralService
+from central.tsdb import TsdbHandler
+from deploy import connections
+from edge.reading import Location, Reading, encode
+
+BUCKET = "citygate-bench"
+
+
+def readings(sensors: int, total: int) -> list[bytes]:
+    now = time.time_ns() - 3_600_000_000_000
+    out = []
+    for i in range(total):
+        s, k = i % sensors, i // sensors
+        out.append(
+            encode(
+                Reading(
+                    sensor_id=f"bench-aq-{s:05d}",
+                    sensor_type="air_quality",
+                    seq=k,
+                    ts=now + k * 1_000_000_000 + s,
+                    fields={
+                        "pm1": 5.0 + s % 7,
+                        "pm25": 10.0 + (k % 13) * 0.1,
+                        "pm10": 20.0 + s % 5,
+                        "no2": 18.5,
+                        "temperature": 12.5 + (k % 10) * 0.1,
+                        "relativeHumidity": 0.612,
+                    },
+                    location=Location(f"bench-d{s % 20}", 52.5, 13.4),
+                    gateway_id="gw-bench",
+                )
+            )
+        )
+    return out
+
+
+def ensure_bucket() -> None:
+    conn = connections.load()
+    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as c:
+        api = c.buckets_api()
+        if api.find_bucket_by_name(BUCKET) is None:
+            rules = BucketRetentionRules(type="expire", every_seconds=86400)
+            api.create_bucket(bucket_name=BUCKET, org=conn.influx_org, retention_rules=rules)
+
+
+async def writer_alone(values: list[bytes], batch: int) -> dict[str, Any]:
+    cfg = parse({"influx": {"bucket": BUCKET}})
+    metrics = CentralMetrics()
+    writer = InfluxWriter(cfg.influx, metrics, "tsdb", lines_per_request=10000, concurrency=2)
+    handler = TsdbHandler(writer, metrics)
+    records = [
+        ConsumerRecord("bench", 0, i, 0, 0, b"k", v, None, 1, len(v), ())
+        for i, v in enumerate(values)
+    ]
+    wall, cpu = time.perf_counter(), time.process_time()
+    build = 0.0
+    for i in range(0, len(records), batch):
+        t = time.perf_counter()
+        lines, measurements = handler.lines(records[i : i + batch])
+        build += time.perf_counter() - t
+        await writer.write(lines, measurements)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    writer.close()
+    n = len(records)
+    return {
+        "points": n,
+        "wall_s": round(wall, 3),
+        "cpu_s_python_process": round(cpu, 3),
+        "decode_and_build_s": round(build, 3),
+        "points_per_s": round(n / wall),
+        "build_points_per_s": round(n / build),
+    }
+
+
+async def end_to_end(values: list[bytes]) -> dict[str, Any]:
+    conn = connections.load()
+    topic = f"bench.tsdb.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    try:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=conn.kafka_bootstrap,
+            linger_ms=20,
+            max_batch_size=512 * 1024,
+            compression_type="lz4",
+        )
+        await producer.start()
+        for _ in range(50):
+            try:
+                await producer.partitions_for(topic)
+                break
+            except Exception:  # metadata of a new topic takes a moment
+                await asyncio.sleep(0.2)
+        futures = [await producer.send(topic, v, key=v[15:30]) for v in values]
+        await asyncio.gather(*futures)
+        await producer.stop()
+        cfg = parse(
+            {
+                "run": ["tsdb"],
+                "influx": {"bucket": BUCKET},
+                "tsdb": {"group_id": f"bench-{topic}", "topics": [topic]},
+            }
+        )
+        service = CentralService(cfg)
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop, http=False))
+        while not service.consumers:
+            await asyncio.sleep(0.05)
+        await service.wait_assigned(60)
+        registry = service.metrics.registry
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        first = None
+        while True:
+            done = (
+                registry.get_sample_value(
+                    "citygate_central_points_written_total",
+                    {"group": "tsdb", "measurement": "air_quality"},
+                )
+                or 0
+            )
+            if done and first is None:
+                first = time.perf_counter()
+            if done >= len(values):
+                break
+            if time.perf_counter() - t0 > 600:
+                raise RuntimeError(f"only {done} of {len(values)} points after 600 s")
+            await asyncio.sleep(0.05)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        stop.set()
+        await task
+        return {
+            "points": len(values),
+            "wall_s": round(wall, 3),
+            "cpu_s_python_process": round(cpu, 3),
+            "points_per_s": round(len(values) / wall),
+        }
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sensors", type=int, default=2000)
+    parser.add_argument("--readings", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=20000)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/tsdb.json"))
+    args = parser.parse_args()
+    ensure_bucket()
+    values = readings(args.sensors, args.readings)
+    alone = asyncio.run(writer_alone(values, args.batch))
+    print(f"writer alone: {alone}")
+    e2e = asyncio.run(end_to_end(values))
+    print(f"end to end (Kafka -> tsdb group -> InfluxDB): {e2e}")
+    result = {
+        "what": "tsdb group: Kafka records -> InfluxDB points (6 float fields + seq, 3 tags)",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "sensors": args.sensors,
+        "writer_alone": alone,
+        "end_to_end": e2e,
+        "target_points_per_s": 100_000,
+        "note": "2 cores shared by influxd, Kafka and this process (and other users)",
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Pure parts of the dashboard: settings, query input checks, the live hub."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from central.dashboard import live, queries, settings
+from central.dashboard.errors import SettingsError
+
+
+def test_without_a_token_the_dashboard_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CITYGATE_DASHBOARD_TOKEN", raising=False)
+    assert settings.load().read_only
+    monkeypatch.setenv("CITYGATE_DASHBOARD_TOKEN", "   ")
+    assert settings.load().read_only
+    monkeypatch.setenv("CITYGATE_DASHBOARD_TOKEN", "s3cret")
+    cfg = settings.load()
+    assert not cfg.read_only and "s3cret" not in repr(cfg)
+
+
+def test_settings_come_from_a_file_then_env_then_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "dashboard.yaml"
+    f.write_text("dashboard:\n  port: 20000\n  aqi_standard: eaqi\n  token: from-file\n")
+    monkeypatch.delenv("CITYGATE_DASHBOARD_TOKEN", raising=False)
+    monkeypatch.setenv("CITYGATE_DASHBOARD_PORT", "20001")
+    cfg = settings.load(f, host="0.0.0.0")
+    assert (cfg.port, cfg.aqi_standard, cfg.host, cfg.read_only) == (20001, "eaqi", "0.0.0.0", False)
+
+
+@pytest.mark.parametrize(
+    ("doc", "named"),
+    [
+        ("port: 99999", "port=99999"),
+        ("aqi_standard: caqi", "aqi_standard='caqi'"),
+        ("colour: blue", "colour="),
+        ("token: 12\nport: x", "port='x'"),
+    ],
+)
+def test_a_wrong_setting_names_its_key_and_value(tmp_path: Path, doc: str, named: str) -> None:
+    f = tmp_path / "d.yaml"
+    f.write_text(doc)
+    with pytest.raises(SettingsError, match=named):
+        settings.load(f)
+
+
+@pytest.mark.parametrize(
+    "value", ['x") |> drop()', "a b", "", "pm25\n", "../../etc", "x" * 200]
+)
+def test_identifiers_that_could_change_a_query_are_refused(value: str) -> None:
+    with pytest.raises(queries.BadQuery):
+        queries.ident(value, "sensor_id")
+
+
+@pytest.mark.parametrize(
+    ("value", "flux"),
+    [
+        ("-1h", "-1h"),
+        ("15m", "-15m"),
+        ("2026-01-02T03:04:05Z", 'time(v: "2026-01-02T03:04:05Z")'),
+        ("2026-01-02T03:04+01:00", 'time(v: "2026-01-02T03:04+01:00")'),
+    ],
+)
+def test_time_bounds(value: str, flux: str) -> None:
+    assert queries.time_bound(value, "start") == flux
+
+
+@pytest.mark.parametrize("value", ["now()", "-1h) |> yield(", "yesterday", "-1y"])
+def test_bad_time_bounds_are_refused(value: str) -> None:
+    with pytest.raises(queries.BadQuery, match="start"):
+        queries.time_bound(value, "start")
+
+
+def test_the_aggregation_window_follows_the_range() -> None:
+    assert queries.window_for(queries.span_seconds("-1h", None)) == "12s"
+    assert queries.window_for(queries.span_seconds("-7d", None)) == "2016s"
+    assert queries.window_for(10) == "1s"
+
+
+def test_heartbeats_give_rates_and_one_dropped_count() -> None:
+    hub = live.Hub()
+    beat = {"gateway_id": "gw-1", "ts": 10_000_000_000, "figures": {"messages_in": 100}}
+    hub.add_heartbeat(beat)
+    hub.add_heartbeat(
+        {
+            "gateway_id": "gw-1",
+            "ts": 15_000_000_000,
+            "figures": {"messages_in": 600, "journal_dropped": {"air_quality": 2, "traffic_signal": 3}},
+        }
+    )
+    row = hub.gateways["gw-1"]
+    assert row["rates"] == {"messages_in": 100.0}
+    assert row["figures"]["journal_dropped"] == 5
+    assert row["last_seen"] == 15.0
+
+
+def test_an_alert_fans_out_to_every_subscriber() -> None:
+    async def scenario() -> list[str]:
+        hub = live.Hub()
+        streams = [hub.subscribe(), hub.subscribe()]
+        firsts = [await s.__anext__() for s in streams]  # the retry line; both are subscribed
+        assert all(f.startswith("retry:") for f in firsts)
+        hub.add_alert(
+            {"alert_id": "a1", "sensor_id": "s1", "state": "cleared", "start": 1, "end": 2_000_000_000}
+        )
+        got = [await s.__anext__() for s in streams]
+        for s in streams:
+            await s.aclose()
+        assert hub.clients == 0
+        return got
+
+    got = asyncio.run(scenario())
+    assert len(got) == 2 and got[0] == got[1]
+    assert got[0].startswith("event: alert\ndata: ")
+    assert '"alert_id":"a1"' in got[0] and '"time":2.0' in got[0]

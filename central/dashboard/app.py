@@ -186,9 +186,12 @@ class Dashboard:
 
     async def sensors(self, standard: aqi.Standard) -> dict[str, Any]:
         """Every known sensor with its place and its state colour for the map."""
-        air = await self.air(standard)
-        traffic = await self.traffic()
-        active = _active_alerts(await self.alerts(f"-{self.settings.alerts_lookback}", None))
+        air, traffic, alerts = await asyncio.gather(
+            self.air(standard),
+            self.traffic(),
+            self.alerts(f"-{self.settings.alerts_lookback}", None),
+        )
+        active = _active_alerts(alerts)
         now = time.time()
         seen: dict[str, tuple[str, str, dict[str, Any]]] = {}
         for s in air["sensors"]:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -89,7 +89,7 @@ class Hub:
         self.acks[alert_id] = ack
         self.publish("ack", {"alert_id": alert_id, **ack})
 
-    async def subscribe(self) -> AsyncIterator[str]:
+    async def subscribe(self) -> AsyncGenerator[str, None]:
         """Server-sent events for one browser, with a comment line every 15 s to keep it open."""
         queue: asyncio.Queue[str] = asyncio.Queue(_QUEUE)
         self._clients.add(queue)

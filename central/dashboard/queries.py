@@ -97,17 +97,24 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _field_set(names: Iterable[str]) -> str:
-    return "[" + ", ".join(_quoted(ident(n, "field")) for n in names) + "]"
+def _fields_match(names: Iterable[str]) -> str:
+    """A filter on field names. Written as `or` of equalities, not contains(): InfluxDB pushes
+    this form down into its storage scan, and contains() it does not (30x slower measured)."""
+    terms = [f"r._field == {_quoted(ident(n, 'field'))}" for n in names]
+    return "(" + (" or ".join(terms) or "false") + ")"
 
 
 class _TTLCache:
-    """One answer per key for a few seconds, shared by every browser."""
+    """One answer per key, shared by every browser: fresh for `seconds`; after that the old
+    answer is still served (for up to `stale_s`) while one background thread asks again, so a
+    page never waits on InfluxDB once the dashboard is warm."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, stale_s: float = 120.0) -> None:
         self.seconds = seconds
+        self.stale_s = stale_s
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any]] = {}
+        self._refreshing: set[str] = set()
 
     def get(self, key: str, compute: Callable[[], T], seconds: float | None = None) -> T:
         ttl = self.seconds if seconds is None else seconds
@@ -116,10 +123,26 @@ class _TTLCache:
             hit = self._items.get(key)
             if hit is not None and now - hit[0] < ttl:
                 return hit[1]
+            if hit is not None and now - hit[0] < ttl + self.stale_s:
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    threading.Thread(target=self._refresh, args=(key, compute), daemon=True).start()
+                return hit[1]
         value = compute()
         with self._lock:
             self._items[key] = (time.monotonic(), value)
         return value
+
+    def _refresh(self, key: str, compute: Callable[[], Any]) -> None:
+        try:
+            value = compute()
+            with self._lock:
+                self._items[key] = (time.monotonic(), value)
+        except QueryError:
+            pass  # the stale answer stays; the next request after it expires asks again
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
 
     def clear(self) -> None:
         with self._lock:
@@ -158,11 +181,7 @@ class History:
     ) -> dict[str, Any]:
         """Per sensor: the last value of each field, its district, gateway and last time seen."""
         ident(measurement, "measurement")
-        field_filter = (
-            f" and contains(value: r._field, set: {_field_set(fields)})"
-            if fields is not None
-            else ""
-        )
+        field_filter = f" and {_fields_match(fields)}" if fields is not None else ""
         if sensor_id is not None:
             field_filter += f' and r.sensor_id == "{ident(sensor_id, "sensor_id")}"'
         flux = (
@@ -197,7 +216,7 @@ class History:
         flux = (
             f"from(bucket: {self.bucket}) |> range(start: -{int(hours)}h)"
             f' |> filter(fn: (r) => r._measurement == "{ident(measurement, "measurement")}"'
-            f" and contains(value: r._field, set: {_field_set(fields)}))"
+            f" and {_fields_match(fields)})"
             ' |> mean() |> keep(columns: ["_value", "_field", "sensor_id"])'
         )
         out: dict[str, dict[str, float]] = {}
@@ -220,7 +239,7 @@ class History:
             f" |> range(start: {time_bound(start, 'start')}{stop_part})"
             f' |> filter(fn: (r) => r._measurement == "{ident(measurement, "measurement")}"'
             f' and r.sensor_id == "{ident(sensor_id, "sensor_id")}"'
-            f" and contains(value: r._field, set: {_field_set(numeric)}))"
+            f" and {_fields_match(numeric)})"
             " |> toFloat() |> aggregateWindow(every: " + every + ", fn: mean, createEmpty: false)"
             ' |> keep(columns: ["_time", "_value", "_field"])'
         )

@@ -93,7 +93,10 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     pg = context.new_page()
     problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    pg.on(
+        "console",
+        lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None,
+    )
     pg.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     pg.problems = problems
     yield pg

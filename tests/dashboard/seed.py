@@ -113,12 +113,21 @@ def gateway_lines(districts: Iterable[str]) -> list[str]:
                 "kafka_errors": 0,
                 "journal_dropped": 0,
             }
-            out.append(line("gateway_status", {"gateway_id": f"gw-{d}"}, figures, now - (2 - k) * 5_000_000_000))
+            out.append(
+                line(
+                    "gateway_status",
+                    {"gateway_id": f"gw-{d}"},
+                    figures,
+                    now - (2 - k) * 5_000_000_000,
+                )
+            )
     return out
 
 
 def write_lines(conn: Connections, lines: list[str], batch: int = 5000) -> None:
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as client:
+    with InfluxDBClient(
+        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+    ) as client:
         api = client.write_api(write_options=SYNCHRONOUS)
         for i in range(0, len(lines), batch):
             api.write(bucket=conn.influx_bucket, org=conn.influx_org, record=lines[i : i + batch])
@@ -149,7 +158,9 @@ async def produce(conn: Connections, topic: str, docs: list[dict[str, Any]], key
     await producer.start()
     try:
         for doc in docs:
-            await producer.send_and_wait(topic, json.dumps(doc).encode(), key=str(doc.get(key, "")).encode())
+            await producer.send_and_wait(
+                topic, json.dumps(doc).encode(), key=str(doc.get(key, "")).encode()
+            )
     finally:
         await producer.stop()
 
@@ -187,12 +198,13 @@ def produce_heartbeats(conn: Connections, gateways: Iterable[str]) -> None:
     run_async(produce(conn, GATEWAY_STATUS, docs, "gateway_id"))
 
 
-
 def ensure_bucket(conn: Connections, name: str) -> Connections:
     """`conn` pointed at bucket `name` (created if missing), apart from other tests' data."""
     from dataclasses import replace
 
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as client:
+    with InfluxDBClient(
+        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+    ) as client:
         buckets = client.buckets_api()
         if buckets.find_bucket_by_name(name) is None:
             buckets.create_bucket(bucket_name=name, org=conn.influx_org)
@@ -200,7 +212,9 @@ def ensure_bucket(conn: Connections, name: str) -> Connections:
 
 
 def drop_bucket(conn: Connections) -> None:
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as client:
+    with InfluxDBClient(
+        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+    ) as client:
         buckets = client.buckets_api()
         found = buckets.find_bucket_by_name(conn.influx_bucket)
         if found is not None:

@@ -29,7 +29,12 @@ def test_settings_come_from_a_file_then_env_then_options(
     monkeypatch.delenv("CITYGATE_DASHBOARD_TOKEN", raising=False)
     monkeypatch.setenv("CITYGATE_DASHBOARD_PORT", "20001")
     cfg = settings.load(f, host="0.0.0.0")
-    assert (cfg.port, cfg.aqi_standard, cfg.host, cfg.read_only) == (20001, "eaqi", "0.0.0.0", False)
+    assert (cfg.port, cfg.aqi_standard, cfg.host, cfg.read_only) == (
+        20001,
+        "eaqi",
+        "0.0.0.0",
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,9 +53,7 @@ def test_a_wrong_setting_names_its_key_and_value(tmp_path: Path, doc: str, named
         settings.load(f)
 
 
-@pytest.mark.parametrize(
-    "value", ['x") |> drop()', "a b", "", "pm25\n", "../../etc", "x" * 200]
-)
+@pytest.mark.parametrize("value", ['x") |> drop()', "a b", "", "pm25\n", "../../etc", "x" * 200])
 def test_identifiers_that_could_change_a_query_are_refused(value: str) -> None:
     with pytest.raises(queries.BadQuery):
         queries.ident(value, "sensor_id")
@@ -89,7 +92,10 @@ def test_heartbeats_give_rates_and_one_dropped_count() -> None:
         {
             "gateway_id": "gw-1",
             "ts": 15_000_000_000,
-            "figures": {"messages_in": 600, "journal_dropped": {"air_quality": 2, "traffic_signal": 3}},
+            "figures": {
+                "messages_in": 600,
+                "journal_dropped": {"air_quality": 2, "traffic_signal": 3},
+            },
         }
     )
     row = hub.gateways["gw-1"]
@@ -105,7 +111,13 @@ def test_an_alert_fans_out_to_every_subscriber() -> None:
         firsts = [await s.__anext__() for s in streams]  # the retry line; both are subscribed
         assert all(f.startswith("retry:") for f in firsts)
         hub.add_alert(
-            {"alert_id": "a1", "sensor_id": "s1", "state": "cleared", "start": 1, "end": 2_000_000_000}
+            {
+                "alert_id": "a1",
+                "sensor_id": "s1",
+                "state": "cleared",
+                "start": 1,
+                "end": 2_000_000_000,
+            }
         )
         got = [await s.__anext__() for s in streams]
         for s in streams:

@@ -89,7 +89,7 @@ def test_100k_qos1_readings_arrive_complete_and_in_order(
         readings = air_readings(d, sensors=200, per_sensor=500)
         sent = pub.readings(readings)
         pub.wait_acked(sent, timeout=300)
-        got = ours(collector.collect(lambda out: len(out) >= sent, 300, key_prefix(d)), d)
+        got = ours(collector.collect(all_of(sent), 300, key_prefix(d)), d)
         dups = check_complete_and_ordered(got, {f"{d}-aq-{s}": 500 for s in range(200)})
         assert len(got) - dups == 100_000
         assert dups == 0
@@ -130,9 +130,7 @@ def test_kafka_outage_of_60s_loses_nothing(
         stream.join(timeout=120)
         pub.wait_acked(sensors * per_sensor)
         gw.wait_drained(timeout=180)
-        got = ours(
-            collector.collect(lambda out: len(out) >= sensors * per_sensor, 180, key_prefix(d)), d
-        )
+        got = ours(collector.collect(all_of(sensors * per_sensor), 180, key_prefix(d)), d)
         check_complete_and_ordered(got, {f"{d}-aq-{s}": per_sensor for s in range(sensors)})
     finally:
         stack.up(("kafka",))
@@ -216,10 +214,10 @@ def test_malformed_payloads_land_in_deadletter(tmp_path: Path, connections: Conn
         sent = pub.send(items)
         pub.wait_acked(sent, timeout=180)
 
-        def mine(out: list[Any]) -> list[Any]:
-            return [r for r in out if f"/{d}/".encode() in (r.key or b"")]
-
-        got = mine(collector.collect(lambda out: len(mine(out)) >= sent, 180))
+        marker = f"/{d}/".encode()
+        got = collector.collect(
+            lambda out: len(out) >= sent, 180, lambda r: marker in (r.key or b"")
+        )
         assert len(got) == 10_000
         reasons = {deadletter.decode(r.value).reason.split(":")[0] for r in got}
         assert len(reasons) >= 3, reasons
@@ -268,7 +266,7 @@ def test_full_journal_blocks_sources_and_loses_nothing(
         collector = KafkaCollector(connections, [AIR])
         online = GatewayProcess(tmp_path, connections, d, {"gateway_id": offline.gateway_id})
         online.start()
-        got = ours(collector.collect(lambda out: len(out) >= n, 120, key_prefix(d)), d)
+        got = ours(collector.collect(all_of(n), 120, key_prefix(d)), d)
         check_complete_and_ordered(got, {f"{d}-aq-{s}": per_sensor for s in range(sensors)})
         online.stop()
     finally:

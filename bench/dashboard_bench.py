@@ -7,6 +7,7 @@ Writes bench/results/dashboard.json. Run: .venv/bin/python bench/dashboard_bench
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import sys
@@ -107,7 +108,12 @@ def main() -> None:
         "seed_write_s": round(seeded_s, 2),
         "views": views,
         "all_under_budget": all(v["under_budget"] for v in views.values()),
-        "machine": {"python": platform.python_version(), "cpus": 2, "node": platform.node()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            # The machine is shared: a load far above the core count slows every figure here.
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out = ROOT / "bench" / "results" / "dashboard.json"

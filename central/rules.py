@@ -8,10 +8,10 @@ from the wall clock, so every rule is testable.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -155,21 +155,41 @@ def cycle_off_plan(
 
 @dataclass
 class CyclePlan:
-    """The planned cycle of one controller: given, or learned as the most common early value."""
+    """The planned cycle of one controller: given, or learned per hour of the day.
+
+    Controllers switch plans by time of day, so a learned plan is the hour's usual cycle (a
+    running mean), trusted only once that hour has been seen on `min_days` different days: a
+    plan learned from one morning would call every later plan change a fault.
+    """
 
     plan_s: float | None = None
-    learn: int = 20
-    _seen: list[float] = field(default_factory=list)
+    buckets: int = 24
+    alpha: float = 0.05
+    min_days: int = 2
+    _mean: dict[int, float] = field(default_factory=dict)
+    _days: dict[int, set[int]] = field(default_factory=dict)
 
-    def check(self, fields: Mapping[str, FieldValue], tolerance: float = 0.1) -> list[Finding]:
+    def check(
+        self, ts: int, fields: Mapping[str, FieldValue], tolerance: float = 0.1
+    ) -> list[Finding]:
+        if self.plan_s is not None:
+            return cycle_off_plan(fields, self.plan_s, tolerance)
         cycle = _number(fields.get("cycleLength"))
-        if self.plan_s is None and cycle is not None:
-            self._seen.append(cycle)
-            if len(self._seen) >= self.learn:
-                self.plan_s = statistics.mode(self._seen)
-                self._seen.clear()
+        if cycle is None:
             return []
-        return cycle_off_plan(fields, self.plan_s, tolerance)
+        seconds = ts // _NS
+        bucket = (seconds % 86_400) * self.buckets // 86_400
+        mean = self._mean.get(bucket)
+        days = self._days.setdefault(bucket, set())
+        found = (
+            cycle_off_plan(fields, mean, tolerance)
+            if mean is not None and len(days) >= self.min_days
+            else []
+        )
+        self._mean[bucket] = cycle if mean is None else mean + self.alpha * (cycle - mean)
+        if len(days) < self.min_days:
+            days.add(seconds // 86_400)
+        return found
 
 
 class KeyedArrays:
@@ -214,25 +234,54 @@ class _KeyMap:
 
 
 class Flatline:
-    """The same value `n` times in a row on a numeric field (a frozen or disconnected sensor).
+    """The same value repeated far longer than this field's own noise makes likely.
+
+    A live sensor's value repeats exactly only by the chance of its resolution, which is learned
+    per (sensor, field) as the share of readings equal to the one before (`rate`, a running mean
+    over up to `horizon` readings, not fed by a run already under suspicion). A run of r equal
+    readings is a flatline once `rate ** r < eps` (at least `min_run` readings), and always at
+    `n`, so a field that often repeats (a clipped floor, a coarse resolution) still alerts on a
+    run that long. Until `learn` readings are seen only `n` applies.
 
     `runs(keys, values)` is the batch form, one key per (sensor, field), each key at most once
-    per call; `check(fields, names)` serves one sensor's reading.
+    per call, and returns each value's run length where it is a flatline, 0 elsewhere;
+    `check(fields, names)` serves one sensor's reading.
     """
 
-    def __init__(self, n: int = 30) -> None:
+    def __init__(
+        self,
+        n: int = 30,
+        min_run: int = 5,
+        eps: float = 1e-9,
+        learn: int = 30,
+        horizon: int = 1000,
+    ) -> None:
         self.n = n
-        self._state = KeyedArrays(last=np.nan, run=0.0)
+        self.min_run = min_run
+        self.log_eps = math.log(eps)
+        self.learn = learn
+        self.horizon = horizon
+        self._state = KeyedArrays(last=np.nan, run=0.0, seen=0.0, rate=0.0)
         self._keys = _KeyMap()
 
     def runs(self, keys: IntArray, values: FloatArray) -> FloatArray:
-        """The run length each value extends (values must be finite)."""
+        """The run length of each value that is a flatline, else 0 (values must be finite)."""
         self._state.ensure(keys)
-        last, run = self._state["last"], self._state["run"]
-        runs = np.where(last[keys] == values, run[keys] + 1.0, 1.0)
+        st = self._state
+        last, run, seen, rate = st["last"], st["run"], st["seen"], st["rate"]
+        same = last[keys] == values
+        runs = np.where(same, run[keys] + 1.0, 1.0)
         last[keys] = values
         run[keys] = runs
-        return runs
+        learning = runs < self.min_run
+        count = np.minimum(seen[keys] + learning, self.horizon)
+        old = rate[keys]
+        rate[keys] = np.where(learning, old + (same - old) / np.maximum(count, 1.0), old)
+        seen[keys] = count
+        with np.errstate(divide="ignore"):
+            need = np.maximum(self.min_run, self.log_eps / np.log(np.maximum(rate[keys], 1e-12)))
+        need = np.where(count >= self.learn, np.minimum(need, self.n), self.n)
+        return np.where(runs >= need, runs, 0.0)
 
     def reset(self, keys: npt.ArrayLike) -> None:
         self._state.reset(keys)
@@ -242,7 +291,8 @@ class Flatline:
             f"flatline:{name}",
             "warning",
             value,
-            f"{name} has been exactly {value:g} for {run} readings",
+            f"{name} has been exactly {value:g} for {run} readings, "
+            "far longer than its noise makes likely",
         )
 
     def check(self, fields: Mapping[str, FieldValue], names: Iterable[str]) -> list[Finding]:
@@ -254,15 +304,19 @@ class Flatline:
         return [
             self.finding(n, v, int(r))
             for (n, v), r in zip(present, runs.tolist(), strict=True)
-            if r >= self.n
+            if r > 0
         ]
 
 
 @dataclass
 class StuckPhase:
-    """A signal phase unchanged for far longer than the cycle (`factor` × cycleLength)."""
+    """A signal phase unchanged for longer than `factor` × the controller's cycle.
 
-    factor: float = 4.0
+    In one cycle every approach gets its green, so no aspect legitimately lasts a whole cycle
+    (red is at most the cycle minus the approach's own green).
+    """
+
+    factor: float = 1.5
     default_cycle_s: float = 120.0
     _since: dict[str, tuple[FieldValue, int]] = field(default_factory=dict)
 
@@ -293,62 +347,97 @@ class StuckPhase:
 
 @dataclass
 class LoopDetectors:
-    """Inductive-loop health: occupancy ≈ 1 for long (stuck on), or no counts while neighbours count.
+    """Inductive-loop health: the controller's own diagnostics, a loop stuck on, a loop idle.
 
-    Detector fields follow the catalog's "d{N}_occupancy" / "d{N}_intensity" names; the neighbours
-    of a detector are the other detectors of the same controller.
+    - The controller reports a detector fault ("d{N}_fault" other than "none"): raised at once,
+      typed by the code (stuck_on and no_activity by name, any other as detector_fault).
+    - Stuck on: occupancy of at least `stuck_occupancy` for longer than `cycles` × the cycle. A
+      queued vehicle may hold a stop-line loop through a red, but not through its green too.
+    - No activity: no count while the controller's other detectors counted so much that, at this
+      detector's learned share of their counts, counting none has probability below
+      exp(-`expected_zero`) (Poisson). Quiet hours are no evidence, busy ones soon are.
+
+    Detector fields follow the catalog's "d{N}_occupancy" / "d{N}_intensity" names.
     """
 
-    hold_s: float = 600.0
+    cycles: float = 1.5
+    default_cycle_s: float = 120.0
     stuck_occupancy: float = 0.95
+    expected_zero: float = 12.0
+    min_counts: float = 50.0  # the others' counts a share is learned from before it is trusted
     _stuck_since: dict[str, int] = field(default_factory=dict)
-    _idle_since: dict[str, int] = field(default_factory=dict)
+    _missed: dict[str, float] = field(default_factory=dict)  # expected since the last count
+    _own: dict[str, float] = field(default_factory=dict)  # lifetime count of the detector
+    _others: dict[str, float] = field(default_factory=dict)  # lifetime mean count of the others
 
     def check(self, ts: int, fields: Mapping[str, FieldValue]) -> list[Finding]:
         found = []
-        hold_ns = int(self.hold_s * _NS)
-        counts = {
-            name.split("_", 1)[0]: v
-            for name, raw in fields.items()
-            if name.endswith("_intensity")
-            and name.startswith("d")
-            and (v := _number(raw)) is not None
-        }
+        cycle = _number(fields.get("cycleLength")) or self.default_cycle_s
+        hold_ns = int(self.cycles * cycle * _NS)
+        counts: dict[str, float] = {}
+        occupancy: dict[str, float] = {}
         for name, raw in fields.items():
-            if not (name.startswith("d") and name.endswith("_occupancy")):
+            if name[0] != "d":
                 continue
-            occ = _number(raw)
-            det = name.split("_", 1)[0]
-            if occ is not None and occ >= self.stuck_occupancy:
+            det, _, kind = name.partition("_")
+            if kind == "fault":
+                if isinstance(raw, str) and raw != "none":
+                    found.append(self._reported(det, raw))
+            elif (v := _number(raw)) is not None:
+                if kind == "intensity":
+                    counts[det] = v
+                elif kind == "occupancy":
+                    occupancy[det] = v
+        for det, occ in occupancy.items():
+            if occ >= self.stuck_occupancy:
                 since = self._stuck_since.setdefault(det, ts)
-                if ts - since >= hold_ns:
+                if ts - since > hold_ns:
                     found.append(
                         Finding(
                             f"detector_stuck_on:{det}",
                             "warning",
                             occ,
-                            f"detector {det} occupancy {occ:.2f} for {(ts - since) / _NS:.0f}s",
+                            f"detector {det} occupancy {occ:.2f} for {(ts - since) / _NS:.0f}s, "
+                            f"more than {self.cycles:g} cycles of {cycle:g}s",
                         )
                     )
             else:
                 self._stuck_since.pop(det, None)
-        for det, count in counts.items():
-            neighbours = [c for d, c in counts.items() if d != det]
-            if count == 0 and neighbours and max(neighbours) > 0:
-                since = self._idle_since.setdefault(det, ts)
-                if ts - since >= hold_ns:
+        if len(counts) > 1:
+            total = sum(counts.values())
+            for det, count in counts.items():
+                others = (total - count) / (len(counts) - 1)
+                own = self._own[det] = self._own.get(det, 0.0) + count
+                seen = self._others[det] = self._others.get(det, 0.0) + others
+                if count > 0 or occupancy.get(det, 0.0) >= self.stuck_occupancy:
+                    self._missed.pop(det, None)
+                    continue
+                if seen < self.min_counts:
+                    continue
+                missed = self._missed[det] = self._missed.get(det, 0.0) + others * (own + 1.0) / (
+                    seen + 1.0
+                )
+                if missed > self.expected_zero:
                     found.append(
                         Finding(
                             f"detector_no_activity:{det}",
                             "warning",
                             0.0,
-                            f"detector {det} counted nothing for {(ts - since) / _NS:.0f}s "
-                            f"while its neighbours counted up to {max(neighbours):g}",
+                            f"detector {det} counted nothing while its share of the other "
+                            f"detectors' counts was {missed:.0f} vehicles",
                         )
                     )
-            elif count > 0 or not neighbours or max(neighbours) > 0:
-                self._idle_since.pop(det, None)
         return found
+
+    @staticmethod
+    def _reported(det: str, code: str) -> Finding:
+        kind = code if code in ("stuck_on", "no_activity") else "fault"
+        return Finding(
+            f"detector_{kind}:{det}",
+            "warning",
+            None,
+            f"the controller reports detector {det} fault {code!r}",
+        )
 
 
 @dataclass
@@ -397,17 +486,42 @@ class CountProfile:
 # --- across sensors ---------------------------------------------------------------------------
 
 
-@dataclass
 class SilenceWatch:
-    """Sensors silent for more than `k` × their expected interval, judged at a clock you pass in."""
+    """Sensors silent for longer than `k` × the interval they actually report at, judged at a
+    clock you pass in.
 
-    k: float = 5.0
-    _last: dict[str, tuple[int, float]] = field(default_factory=dict)
+    The interval is learned per sensor as the median of its inter-arrival times, recomputed every
+    `block` readings (robust to the odd gap or burst); until then the expected (catalog)
+    interval given to `seen` stands. Silence is never judged below `floor_s`, so network jitter
+    on a fast device is not an outage.
+    """
+
+    def __init__(self, k: float = 5.0, floor_s: float = 10.0, block: int = 16) -> None:
+        self.k = k
+        self.floor_s = floor_s
+        self.block = block
+        # sensor -> [last arrival ns, interval s, inter-arrival times (ns) of the current block]
+        self._last: dict[str, list[Any]] = {}
 
     def seen(self, sensor_id: str, ts: int, interval_s: float) -> None:
-        last = self._last.get(sensor_id)
-        if last is None or ts >= last[0]:
-            self._last[sensor_id] = (ts, interval_s)
+        st = self._last.get(sensor_id)
+        if st is None:
+            self._last[sensor_id] = [ts, interval_s, []]
+            return
+        if ts <= st[0]:
+            return
+        gaps = st[2]
+        gaps.append(ts - st[0])
+        st[0] = ts
+        if len(gaps) >= self.block:
+            gaps.sort()
+            st[1] = gaps[len(gaps) // 2] / _NS
+            gaps.clear()
+
+    def interval_s(self, sensor_id: str) -> float | None:
+        """The interval the sensor is judged against (learned, or the expected one)."""
+        st = self._last.get(sensor_id)
+        return None if st is None else float(st[1])
 
     def forget(self, sensor_id: str) -> None:
         self._last.pop(sensor_id, None)
@@ -415,9 +529,10 @@ class SilenceWatch:
     def silent(self, now_ns: int) -> list[tuple[str, Finding]]:
         """(sensor_id, finding) for every sensor silent too long at `now_ns`."""
         found = []
-        for sensor_id, (ts, interval_s) in self._last.items():
+        k, floor_s = self.k, self.floor_s
+        for sensor_id, (ts, interval_s, _) in self._last.items():
             quiet_s = (now_ns - ts) / _NS
-            if quiet_s > self.k * interval_s:
+            if quiet_s > k * interval_s and quiet_s > floor_s:
                 found.append(
                     (
                         sensor_id,
@@ -425,7 +540,7 @@ class SilenceWatch:
                             "silence",
                             "warning",
                             quiet_s,
-                            f"no reading for {quiet_s:.0f}s (expected every {interval_s:g}s)",
+                            f"no reading for {quiet_s:.0f}s (it reports every {interval_s:g}s)",
                         ),
                     )
                 )

@@ -319,6 +319,7 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
                 "read_only": settings.read_only,
                 "aqi_standard": settings.aqi_standard,
                 "standards": {name: aqi.standard(name).name for name in aqi.available()},
+                "tables": {name: aqi.standard(name).describe() for name in aqi.available()},
                 "gateway_offline_after_s": settings.gateway_offline_after_s,
                 "live": dash.hub.connected,
             }

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from influxdb_client import InfluxDBClient
@@ -19,7 +19,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from deploy.connections import Connections
 from edge.topics import ALERTS, GATEWAY_STATUS
 
-PHASES = ("red", "amber", "green")
+T = TypeVar("T")
 
 
 def _esc(tag: str) -> str:
@@ -165,11 +165,11 @@ async def produce(conn: Connections, topic: str, docs: list[dict[str, Any]], key
         await producer.stop()
 
 
-def run_async(coro: Coroutine[Any, Any, Any]) -> None:
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` to the end in a thread of its own: Playwright's sync API keeps an event loop
     running in the test's thread, where asyncio.run is refused."""
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result()
+        return pool.submit(asyncio.run, coro).result()
 
 
 def produce_alerts(conn: Connections, docs: list[dict[str, Any]]) -> None:

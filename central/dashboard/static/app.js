@@ -371,8 +371,12 @@ function renderGateways() {
 
 async function loadHistory() {
   if (!$("#hist-sensors").options.length) {
-    const known = state.sensors || await api(`/api/sensors?${standardParam()}`);
-    $("#hist-sensors").innerHTML = known.sensors.map((s) => `<option value="${esc(s.sensor_id)}">`).join("");
+    // Suggestions for the sensor box; the view does not wait for them.
+    const fill = (known) => {
+      $("#hist-sensors").innerHTML = known.sensors.map((s) => `<option value="${esc(s.sensor_id)}">`).join("");
+    };
+    if (state.sensors) fill(state.sensors);
+    else api(`/api/sensors?${standardParam()}`).then(fill, () => {});
   }
   const type = $("#hist-type").value, sid = $("#hist-sensor").value.trim();
   const q = rangeQuery();
@@ -472,12 +476,14 @@ async function main() {
   state.config = await api("/api/config");
   $("#standard").innerHTML = Object.entries(state.config.standards)
     .map(([id, name]) => `<option value="${esc(id)}" ${id === state.config.aqi_standard ? "selected" : ""}>${esc(name)}</option>`).join("");
-  const air = await api(`/api/air?${standardParam()}`).catch(() => null);
-  if (air) { state.air = air; state.standard = air.standard; }
+  state.standard = state.config.tables[state.config.aqi_standard];
   $("#token").value = sessionStorage.getItem("citygate-token") || "";
   if (state.config.read_only) $("#token-box").hidden = true;
 
-  $("#standard").addEventListener("change", () => refresh());
+  $("#standard").addEventListener("change", () => {
+    state.standard = state.config.tables[$("#standard").value];
+    refresh();
+  });
   $("#range").addEventListener("change", () => {
     $("#custom-range").hidden = $("#range").value !== "custom";
     refresh();

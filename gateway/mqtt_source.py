@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-import struct
 import threading
 import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.client import PUBACK
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -26,9 +24,6 @@ from gateway.metrics import GatewayMetrics
 from gateway.sources import Deliver, Inbound
 
 log = structlog.get_logger("gateway.mqtt")
-
-# PUBACK fixed header (type, remaining length 2) and packet id.
-_PUBACK = struct.Struct("!BBH")
 
 
 class MQTTSourceRunner:
@@ -133,23 +128,9 @@ class MQTTSourceRunner:
             self.metrics.messages_in.labels("mqtt").inc(len(batch))
             await deliver([item for item, _, _ in batch])
             # Durable now: acknowledge in arrival order.
-            self._ack([mid for _, mid, qos in batch if qos == 1])
-
-    def _ack(self, mids: list[int]) -> None:
-        """PUBACK every message id, in order, as one write.
-
-        `client.ack` queues each PUBACK alone: a wake-up of paho's thread and a send() per
-        message, the largest per-message cost after paho's own parsing. The PUBACKs are the
-        same bytes paho would send (MQTT v5 with reason "success" omitted), queued together.
-        """
-        if not mids:
-            return
-        queue = getattr(self.client, "_packet_queue", None)
-        if queue is None:  # a paho without the private hook: one at a time
-            for mid in mids:
-                self.client.ack(mid, 1)
-            return
-        queue(PUBACK, b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids]), 0, 0)
+            for _, mid, qos in batch:
+                if qos:
+                    self.client.ack(mid, qos)
 
     async def close(self) -> None:
         self.client.disconnect()

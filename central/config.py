@@ -11,20 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from central.errors import CentralError
-from deploy import connections
+from deploy import connections, settings
+from deploy.settings import ConfigError
 from edge.topics import ALERTS, GATEWAY_STATUS, SENSOR_TYPES, reading_topic
 
 GroupName = Literal["tsdb", "detect", "liveness"]
 GROUPS: tuple[GroupName, ...] = ("tsdb", "detect", "liveness")
 READING_TOPICS: tuple[str, ...] = tuple(reading_topic(t) for t in SENSOR_TYPES)
-
-
-class ConfigError(CentralError):
-    """The configuration file or an override is invalid; the message names key and value."""
 
 
 class _Section(BaseModel):
@@ -135,48 +130,17 @@ class CentralConfig(_Section):
         return self.model_copy(update={"run": groups}) if groups else self
 
 
-ENV_PREFIX = "CITYGATE__"
-
-
-def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """CITYGATE__TSDB__MAX_RECORDS=5000 sets tsdb.max_records (values parsed as YAML scalars)."""
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{name}: {'.'.join(path)} is not a section")
-        node[path[-1]] = yaml.safe_load(raw)
-    return data
-
-
 def parse(data: dict[str, Any], source: str = "<config>") -> CentralConfig:
-    try:
-        return CentralConfig.model_validate(data).resolved()
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            problems.append(f"{key} = {err.get('input')!r}: {err['msg']}")
-        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems)) from exc
+    return settings.validate(CentralConfig, data, source).resolved()
+
+
+def _no_token_in_file(data: dict[str, Any]) -> None:
+    if "token" in (data.get("influx") or {}):
+        raise ConfigError(
+            "influx.token must not be written in the file; "
+            "use influx.token_env, influx.token_file or CITYGATE_INFLUX_TOKEN"
+        )
 
 
 def load(path: Path, environ: dict[str, str] | None = None) -> CentralConfig:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read central config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    if "token" in (data.get("influx") or {}):
-        raise ConfigError(
-            f"{path}: influx.token must not be written in the file; "
-            "use influx.token_env, influx.token_file or CITYGATE_INFLUX_TOKEN"
-        )
-    data = _apply_env(data, dict(os.environ if environ is None else environ))
-    return parse(data, str(path))
+    return settings.load(path, CentralConfig, "central", environ, _no_token_in_file).resolved()

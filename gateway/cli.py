@@ -11,8 +11,9 @@ import click
 from deploy import logs
 from deploy.local.kafka import metadata_ok
 from deploy.local.mosquitto import mqtt_connack
+from deploy.settings import ConfigError
 from gateway import config as gateway_config
-from gateway.config import ConfigError, GatewayConfig
+from gateway.config import GatewayConfig
 
 config_option = click.option(
     "--config",

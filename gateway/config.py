@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deploy import connections
-from edge.errors import CitygateError
-
-
-class ConfigError(CitygateError):
-    """The configuration file or an override is invalid; the message names key and value."""
+from deploy import connections, settings
 
 
 class _Section(BaseModel):
@@ -127,40 +121,5 @@ class GatewayConfig(_Section):
         return self.model_copy(update={"mqtt": mqtt, "kafka": kafka})
 
 
-ENV_PREFIX = "CITYGATE__"
-
-
-def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
-    """CITYGATE__KAFKA__BOOTSTRAP=h:p sets kafka.bootstrap (values parsed as YAML scalars)."""
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        node = data
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{name}: {'.'.join(path)} is not a section")
-        node[path[-1]] = yaml.safe_load(raw)
-    return data
-
-
 def load(path: Path, environ: dict[str, str] | None = None) -> GatewayConfig:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read gateway config {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    data = _apply_env(data, dict(os.environ if environ is None else environ))
-    try:
-        return GatewayConfig.model_validate(data).resolved()
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            value = err.get("input")
-            problems.append(f"{key} = {value!r}: {err['msg']}")
-        raise ConfigError(f"{path}: invalid configuration:\n  " + "\n  ".join(problems)) from exc
+    return settings.load(path, GatewayConfig, "gateway", environ).resolved()

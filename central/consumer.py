@@ -26,6 +26,19 @@ log = structlog.get_logger("central.consumer")
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
+def skip_record(metrics: CentralMetrics, group: str, rec: Record, exc: Exception) -> None:
+    """Count and log a record that does not decode; it cannot be processed, only reported."""
+    metrics.records_skipped.labels(group, rec.topic).inc()
+    log.warning(
+        "record_skipped",
+        group=group,
+        topic=rec.topic,
+        partition=rec.partition,
+        offset=rec.offset,
+        error=str(exc)[:200],
+    )
+
+
 class Stopping(Exception):
     """The service is stopping while a handler waits; its batch stays uncommitted."""
 

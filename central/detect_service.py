@@ -17,7 +17,7 @@ import structlog
 from aiokafka import TopicPartition
 
 from central.alert_sink import AlertSink
-from central.consumer import Record
+from central.consumer import Record, skip_record
 from central.detect import Detector
 from central.influx_writer import Wait
 from central.metrics import CentralMetrics
@@ -51,15 +51,7 @@ class DetectHandler:
             try:
                 r = decode_reading(rec.value or b"")
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self.metrics.records_skipped.labels(self.name, rec.topic).inc()
-                log.warning(
-                    "record_skipped",
-                    group=self.name,
-                    topic=rec.topic,
-                    partition=rec.partition,
-                    offset=rec.offset,
-                    error=str(exc)[:200],
-                )
+                skip_record(self.metrics, self.name, rec, exc)
                 continue
             readings.append(r)
             self._owned[TopicPartition(rec.topic, rec.partition)].add(r.sensor_id)

@@ -22,7 +22,7 @@ from aiokafka import TopicPartition
 from central.alert_sink import AlertSink
 from central.alerts import Alert
 from central.config import Liveness
-from central.consumer import Record
+from central.consumer import Record, skip_record
 from central.influx_writer import InfluxWriter, Wait
 from central.line_protocol import escape_key, field_text, series_key
 from central.metrics import CentralMetrics
@@ -165,15 +165,7 @@ class LivenessHandler:
             try:
                 status = _decoder.decode(rec.value or b"")
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self.metrics.records_skipped.labels(self.name, rec.topic).inc()
-                log.warning(
-                    "record_skipped",
-                    group=self.name,
-                    topic=rec.topic,
-                    partition=rec.partition,
-                    offset=rec.offset,
-                    error=str(exc)[:200],
-                )
+                skip_record(self.metrics, self.name, rec, exc)
                 continue
             transitions += self.watch.beat(status, TopicPartition(rec.topic, rec.partition))
             line = status_line(status)

@@ -14,7 +14,7 @@ import msgspec
 import structlog
 from aiokafka import TopicPartition
 
-from central.consumer import Record
+from central.consumer import Record, skip_record
 from central.influx_writer import InfluxWriter, Wait
 from central.line_protocol import escape_key, quote_string, series_key
 from central.metrics import CentralMetrics
@@ -80,7 +80,7 @@ class TsdbHandler:
             try:
                 r = decode_reading(rec.value or b"")
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._skip(rec, exc)
+                skip_record(self.metrics, self.name, rec, exc)
                 continue
             lines.append(build(r))
             measurements.append(r.sensor_type)
@@ -89,17 +89,6 @@ class TsdbHandler:
     async def handle(self, records: Sequence[Record], wait: Wait) -> None:
         lines, measurements = self.lines(records)
         await self.writer.write(lines, measurements, wait)
-
-    def _skip(self, rec: Record, exc: Exception) -> None:
-        self.metrics.records_skipped.labels(self.name, rec.topic).inc()
-        log.warning(
-            "record_skipped",
-            group=self.name,
-            topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            error=str(exc)[:200],
-        )
 
     async def tick(self, wait: Wait, caught_up: bool) -> None:
         return None

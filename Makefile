@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration stack-up stack-down system-deps bench clean
+.PHONY: demo test lint unit integration stack-up stack-down system-deps browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 system-deps:
 	bash deploy/local/install-system-deps.sh
+
+browser:
+	bash deploy/local/install-browser.sh
 
 stack-up: system-deps $(STAMP)
 	$(BIN)/citygate stack up
@@ -36,10 +39,10 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m 'not integration'
 
-integration: stack-up
+integration: stack-up browser
 	$(BIN)/pytest -m integration
 
-test: lint stack-up
+test: lint stack-up browser
 	$(BIN)/pytest
 
 bench: stack-up

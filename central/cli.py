@@ -137,6 +137,16 @@ def evaluate_sim(
 ) -> None:
     """Score the detectors against the simulator's ground truth (no MQTT, no Kafka)."""
     from central import sim_eval
+    from central.evaluation import FAULT_OF_ALERT, FaultScore, evaluate_alerts
+
+    def score(result: sim_eval.SimRun) -> dict[str, FaultScore]:
+        return evaluate_alerts(
+            result.readings,
+            result.labels,
+            result.alerts,
+            fault_of_alert=FAULT_OF_ALERT,
+            grace_ns=round(grace * 1e9),
+        )
 
     raw = sim_eval.load_raw(_scenario_path(scenario))
     faulty = sim_eval.repeated_scenario(
@@ -151,7 +161,7 @@ def evaluate_sim(
         f"{sum(a.state == 'raised' for a in result.alerts)} alerts raised "
         f"({time.perf_counter() - started:.1f}s)"
     )
-    click.echo("\n".join(sim_eval.table(sim_eval.score(result, grace))))
+    click.echo("\n".join(sim_eval.table(score(result))))
 
     clean_raw = sim_eval.load_raw(_scenario_path(clean))
     clean_raw = sim_eval.repeated_scenario(
@@ -159,7 +169,7 @@ def evaluate_sim(
     )
     started = time.perf_counter()
     base = sim_eval.run(clean_raw, clean_hours * 3600)
-    rows = sim_eval.score(base, grace)
+    rows = score(base)
     hours = sum(
         (max(ts) - min(ts)) / 3.6e12
         for ts in sim_eval.stamps_by_sensor(base.readings).values()

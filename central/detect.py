@@ -80,7 +80,7 @@ class DetectorConfig:
     stuck_phase_cycles: float = 1.5
     cycle_tolerance: float = 0.1
     loop_stuck_cycles: float = 1.5
-    loop_expected_zero: float = 12.0
+    loop_expected_zero: float = 20.0
     default_interval_s: float = 60.0
 
 

@@ -20,6 +20,20 @@ from edge.reading import Reading
 _HOUR_NS = 3_600 * 1_000_000_000
 ALL_FAULTS = "all"
 
+# The fault each alert type is built to catch, so that its false alerts count against that
+# fault's precision. Types named after a fault (out_of_range, pm25_above_pm10,
+# conflicting_greens, stuck_phase, detector_stuck_on, detector_no_activity) map to themselves;
+# the generic ones map to the fault they are first meant for. An alert of any type that matches
+# a label (same sensor, inside the window) is a true alert of that label's fault. Alert types
+# without a simulated fault (cycle_off_plan, counts_off_profile, detector_fault) count in the
+# "all" row only.
+FAULT_OF_ALERT: dict[str, str] = {
+    "flatline": "stuck",
+    "silence": "dropout",
+    "anomaly": "spike",
+    "district_disagreement": "drift",
+}
+
 
 @dataclass(frozen=True)
 class FaultLabel:

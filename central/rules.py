@@ -239,9 +239,12 @@ class Flatline:
     A live sensor's value repeats exactly only by the chance of its resolution, which is learned
     per (sensor, field) as the share of readings equal to the one before (`rate`, a running mean
     over up to `horizon` readings, not fed by a run already under suspicion). A run of r equal
-    readings is a flatline once `rate ** r < eps` (at least `min_run` readings), and always at
-    `n`, so a field that often repeats (a clipped floor, a coarse resolution) still alerts on a
-    run that long. Until `learn` readings are seen only `n` applies.
+    readings is a flatline once `rate ** r < eps` (at least `min_run` readings; the rate taken
+    as at most `max_rate`, so even a coarse integer field alerts after ~200 equal readings) and
+    r is more than `margin` × the longest run the stream has shown without being flagged.
+    Until `learn` readings are seen, a run of `n` is the test. A run at the lowest value the
+    stream has shown is a detection limit (a gas below what the cell resolves), not a fault; a
+    sensor frozen exactly at a new minimum is missed for that reason.
 
     `runs(keys, values)` is the batch form, one key per (sensor, field), each key at most once
     per call, and returns each value's run length where it is a flatline, 0 elsewhere;
@@ -255,21 +258,27 @@ class Flatline:
         eps: float = 1e-9,
         learn: int = 30,
         horizon: int = 1000,
+        max_rate: float = 0.9,
+        margin: float = 2.0,
     ) -> None:
         self.n = n
+        self.margin = margin
+        self.max_rate = max_rate
         self.min_run = min_run
         self.log_eps = math.log(eps)
         self.learn = learn
         self.horizon = horizon
-        self._state = KeyedArrays(last=np.nan, run=0.0, seen=0.0, rate=0.0)
+        self._state = KeyedArrays(last=np.nan, run=0.0, seen=0.0, rate=0.0, low=np.inf, longest=0.0)
         self._keys = _KeyMap()
 
     def runs(self, keys: IntArray, values: FloatArray) -> FloatArray:
         """The run length of each value that is a flatline, else 0 (values must be finite)."""
         self._state.ensure(keys)
         st = self._state
-        last, run, seen, rate = st["last"], st["run"], st["seen"], st["rate"]
+        last, run, seen, rate, low = st["last"], st["run"], st["seen"], st["rate"], st["low"]
+        longest = st["longest"]
         same = last[keys] == values
+        ended = np.where(same, 0.0, run[keys])
         runs = np.where(same, run[keys] + 1.0, 1.0)
         last[keys] = values
         run[keys] = runs
@@ -278,10 +287,16 @@ class Flatline:
         old = rate[keys]
         rate[keys] = np.where(learning, old + (same - old) / np.maximum(count, 1.0), old)
         seen[keys] = count
-        with np.errstate(divide="ignore"):
-            need = np.maximum(self.min_run, self.log_eps / np.log(np.maximum(rate[keys], 1e-12)))
-        need = np.where(count >= self.learn, np.minimum(need, self.n), self.n)
-        return np.where(runs >= need, runs, 0.0)
+        p = np.clip(rate[keys], 1e-12, self.max_rate)
+        need = np.maximum(self.min_run, self.log_eps / np.log(p))
+        need = np.where(count >= self.learn, need, self.n)
+        # Repeats cluster where a value changes slowly against its resolution, so the longest
+        # unflagged run seen so far (times `margin`) is a floor too.
+        longest[keys] = np.maximum(longest[keys], np.where(ended < need, ended, 0.0))
+        need = np.maximum(need, self.margin * longest[keys])
+        floor = np.minimum(low[keys], values)
+        low[keys] = floor
+        return np.where((runs >= need) & (values > floor), runs, 0.0)
 
     def reset(self, keys: npt.ArrayLike) -> None:
         self._state.reset(keys)
@@ -363,7 +378,7 @@ class LoopDetectors:
     cycles: float = 1.5
     default_cycle_s: float = 120.0
     stuck_occupancy: float = 0.95
-    expected_zero: float = 12.0
+    expected_zero: float = 20.0
     min_counts: float = 50.0  # the others' counts a share is learned from before it is trusted
     _stuck_since: dict[str, int] = field(default_factory=dict)
     _missed: dict[str, float] = field(default_factory=dict)  # expected since the last count
@@ -548,14 +563,20 @@ class SilenceWatch:
 
 
 class DistrictConsensus:
-    """An air-quality monitor far from the median of the monitors in its district.
+    """An air-quality monitor that departs from its usual relation to its district's monitors.
+
+    Monitors are sited differently (a kerbside one reads more than a park one), so a monitor is
+    judged by its log ratio to the district median, `log((x + c) / (median + c))` with `c` =
+    `abs_floor`, against that ratio's own running mean and mean absolute deviation, learned per
+    (monitor, field) over up to `horizon` readings and frozen while the monitor disagrees. It
+    disagrees when the ratio is more than `k` deviations (and more than `rel_floor`) from its
+    usual value, the value at least `abs_floor` from what that usual ratio predicts, for `window`
+    readings in a row, after `learn` readings.
 
     Keeps the latest value of each monitor per field; monitors older than `max_age_s` at the
-    batch's newest timestamp are left out. Each district's median and median absolute deviation
-    are computed once per batch over its fresh monitors (the monitor judged included: with the
-    required `min_others` others, one outlier moves neither). Disagreement is floored so a
-    district of near-identical monitors does not make noise an alert, and must persist for
-    `window` readings of the monitor (one gust is not a fault).
+    batch's newest timestamp are left out. Each district's median is computed once per batch over
+    its fresh monitors (the judged one included: with the required `min_others` others, one
+    outlier does not move it).
 
     `check_batch` is the batch form over caller-chosen int keys, one per (monitor, field), each
     key at most once per call; `check(reading)` serves one reading.
@@ -565,21 +586,28 @@ class DistrictConsensus:
         self,
         fields: tuple[str, ...] = ("pm25", "pm10", "no2", "o3"),
         min_others: int = 3,
-        k: float = 5.0,
+        k: float = 8.0,
         abs_floor: float = 5.0,
-        rel_floor: float = 0.25,
+        rel_floor: float = 0.5,
         max_age_s: float = 900.0,
         window: int = 5,
+        learn: int = 120,
+        horizon: int = 500,
     ) -> None:
         self.fields = fields
         self.min_others = min_others
         self.k = k
         self.abs_floor = abs_floor
-        self.rel_floor = rel_floor
+        self.log_rel_floor = math.log1p(rel_floor)
         self.max_age_s = max_age_s
         self.window = window
-        # group: district and field as one int (-1: none); ts and value: the latest reading.
-        self._state = KeyedArrays(group=-1.0, ts=-np.inf, value=np.nan, streak=0.0)
+        self.learn = learn
+        self.horizon = horizon
+        # group: district and field as one int (-1: none); ts and value: the latest reading;
+        # bias and spread: the learned log ratio to the district and its deviation.
+        self._state = KeyedArrays(
+            group=-1.0, ts=-np.inf, value=np.nan, streak=0.0, n=0.0, bias=0.0, spread=0.0
+        )
         self._keys = _KeyMap()
         self._groups = _KeyMap()
 
@@ -600,19 +628,33 @@ class DistrictConsensus:
         members = np.flatnonzero(np.isin(group, groups) & (last_ts >= horizon))
         order = members[np.argsort(group[members], kind="stable")]
         ids, starts, counts = np.unique(group[order], return_index=True, return_counts=True)
-        med = np.empty(ids.size)
-        mad = np.empty(ids.size)
-        for j, (a, c) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
-            vals = value[order[a : a + c]]
-            med[j] = np.median(vals)
-            mad[j] = np.median(np.abs(vals - med[j])) * 1.4826
+        med = np.array(
+            [
+                np.median(value[order[a : a + c]])
+                for a, c in zip(starts.tolist(), counts.tolist(), strict=True)
+            ]
+        )
         at = np.searchsorted(ids, groups)
         others = counts[at] - 1
-        allowed = np.maximum(
-            np.maximum(self.k * mad[at], self.abs_floor), self.rel_floor * np.abs(med[at])
+        n, bias, spread = st["n"], st["bias"], st["spread"]
+        c = self.abs_floor
+        centre = med[at]
+        ratio = np.log((np.maximum(values, 0.0) + c) / (np.maximum(centre, 0.0) + c))
+        dev = ratio - bias[keys]
+        expected = (np.maximum(centre, 0.0) + c) * np.exp(bias[keys]) - c
+        judged = (others >= self.min_others) & (n[keys] >= self.learn)
+        off = (
+            judged
+            & (np.abs(dev) > np.maximum(self.k * spread[keys], self.log_rel_floor))
+            & (np.abs(values - expected) > self.abs_floor)
         )
-        judged = others >= self.min_others
-        off = judged & (np.abs(values - med[at]) > allowed)
+        learning = (others >= self.min_others) & ~off
+        lk = keys[learning]
+        count = np.minimum(n[lk] + 1.0, self.horizon)
+        n[lk] = count
+        d = dev[learning]
+        bias[lk] += d / count
+        spread[lk] += (np.abs(d) - spread[lk]) / count
         streak[keys] = np.where(off, streak[keys] + 1.0, 0.0)
         hits = np.flatnonzero(streak[keys] >= self.window)
         return hits, med[at[hits]], others[hits]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import resources
 from typing import Any, Final
 
+import msgspec
 import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +41,14 @@ _CSP: Final = (
     "frame-ancestors 'none'"
 )
 _AQ_FIELDS: Final = ("pm1", "pm25", "pm10", "no2", "o3", "co", "temperature", "relativeHumidity")
+
+
+class FastJSON(JSONResponse):
+    """JSON encoded by msgspec: the sensor list of a 2,000-sensor city is several times faster
+    to encode than with the standard library, and encoding runs on the event loop."""
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
 
 
 class Dashboard:
@@ -252,14 +261,14 @@ class Dashboard:
     def authorised(self, request: Request) -> Response | None:
         """None if the request may write; otherwise the refusal to send."""
         if self.settings.token is None:
-            return JSONResponse(
+            return FastJSON(
                 {"error": "the dashboard is read-only: no token is configured"}, status_code=403
             )
         header = request.headers.get("authorization", "")
         given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         expected = self.settings.token.get_secret_value()
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-            return JSONResponse(
+            return FastJSON(
                 {"error": "acknowledging needs a valid token (Authorization: Bearer ...)"},
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="citygate"'},
@@ -314,7 +323,7 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         return FileResponse(str(static_dir / "index.html"), headers={"Cache-Control": "no-cache"})
 
     async def config(request: Request) -> Response:
-        return JSONResponse(
+        return FastJSON(
             {
                 "read_only": settings.read_only,
                 "aqi_standard": settings.aqi_standard,
@@ -326,13 +335,13 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         )
 
     async def sensors(request: Request) -> Response:
-        return JSONResponse(await dash.sensors(standard_of(request)))
+        return FastJSON(await dash.sensors(standard_of(request)))
 
     async def air(request: Request) -> Response:
-        return JSONResponse(await dash.air(standard_of(request)))
+        return FastJSON(await dash.air(standard_of(request)))
 
     async def traffic(request: Request) -> Response:
-        return JSONResponse(await dash.traffic())
+        return FastJSON(await dash.traffic())
 
     async def junction(request: Request) -> Response:
         sid = request.path_params["sensor_id"]
@@ -341,8 +350,8 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
             lambda: dash.history.latest("traffic_signal", None, "-1h", sensor_id=sid),
         )
         if sid not in got:
-            return JSONResponse({"error": f"no data from {sid} in the last hour"}, status_code=404)
-        return JSONResponse(got[sid])
+            return FastJSON({"error": f"no data from {sid} in the last hour"}, status_code=404)
+        return FastJSON(got[sid])
 
     async def series(request: Request) -> Response:
         q = request.query_params
@@ -354,14 +363,14 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
             f"series:{measurement}:{sid}:{','.join(fields)}:{start}:{stop}",
             lambda: dash.history.series(measurement, sid, fields, start, stop),
         )
-        return JSONResponse({"sensor_id": sid, "type": measurement, "series": data})
+        return FastJSON({"sensor_id": sid, "type": measurement, "series": data})
 
     async def alerts(request: Request) -> Response:
         q = request.query_params
         rows = await dash.alerts(
             q.get("start", f"-{settings.alerts_lookback}"), q.get("stop") or None
         )
-        return JSONResponse({"alerts": rows, "read_only": settings.read_only})
+        return FastJSON({"alerts": rows, "read_only": settings.read_only})
 
     async def acknowledge(request: Request) -> Response:
         refusal = dash.authorised(request)
@@ -380,10 +389,10 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         ack = {"by": by, "note": note, "time": at}
         dash.hub.add_ack(alert_id, ack)
         log.info("alert_acknowledged", alert_id=alert_id, by=by)
-        return JSONResponse({"alert_id": alert_id, "ack": ack})
+        return FastJSON({"alert_id": alert_id, "ack": ack})
 
     async def gateways(request: Request) -> Response:
-        return JSONResponse({"gateways": await dash.gateways()})
+        return FastJSON({"gateways": await dash.gateways()})
 
     async def events(request: Request) -> Response:
         return StreamingResponse(
@@ -393,14 +402,14 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         )
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "live": dash.hub.connected, "clients": dash.hub.clients})
+        return FastJSON({"ok": True, "live": dash.hub.connected, "clients": dash.hub.clients})
 
     async def bad_query(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return FastJSON({"error": str(exc)}, status_code=400)
 
     async def store_failed(request: Request, exc: Exception) -> Response:
         log.warning("query_failed", path=request.url.path, error=str(exc))
-        return JSONResponse({"error": str(exc)}, status_code=502)
+        return FastJSON({"error": str(exc)}, status_code=502)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

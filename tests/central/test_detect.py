@@ -73,7 +73,9 @@ def _fleet(rounds: int, sensors: int) -> list[Reading]:
     for seq in range(rounds):
         for k in range(sensors):
             pm = float(rng.gamma(4.0, 4.0))
-            fields: dict[str, FieldValue] = {"pm25": pm, "pm10": pm * 1.6, "no2": 20.0}
+            # no2 is live (noisy) for 40 rounds, then frozen: a flatline.
+            no2 = 20.0 if seq >= 40 else round(20.0 + float(rng.normal(0, 1)), 1)
+            fields: dict[str, FieldValue] = {"pm25": pm, "pm10": pm * 1.6, "no2": no2}
             if seq == rounds - 5 and k == 0:
                 fields.update(pm25=300.0, pm10=100.0, no2=-5.0)  # range, pm and district faults
             out.append(

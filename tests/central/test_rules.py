@@ -52,21 +52,37 @@ def test_conflicting_greens_is_critical() -> None:
     assert rules.conflicting_greens({**clean, "conflictMonitor": True})[0].severity == "critical"
 
 
-def test_cycle_off_plan_learned_or_given() -> None:
-    plan = rules.CyclePlan(learn=5)
-    for _ in range(5):
-        assert plan.check({"cycleLength": 90}) == []
-    assert plan.plan_s == 90
-    assert plan.check({"cycleLength": 92}) == []
-    assert types(plan.check({"cycleLength": 140})) == ["cycle_off_plan"]
-    assert types(rules.CyclePlan(plan_s=60).check({"cycleLength": 90})) == ["cycle_off_plan"]
+def test_cycle_off_plan_learned_per_hour_or_given() -> None:
+    plan = rules.CyclePlan(min_days=2)
+    day = 86_400 * S
+    # Learned per hour of day, trusted only once that hour was seen on two days.
+    for d in range(2):
+        for i in range(20):
+            assert plan.check(d * day + 8 * 3600 * S + i * 90 * S, {"cycleLength": 90}) == []
+    at_eight = 2 * day + 8 * 3600 * S
+    assert plan.check(at_eight, {"cycleLength": 92}) == []
+    assert types(plan.check(at_eight, {"cycleLength": 140})) == ["cycle_off_plan"]
+    assert plan.check(2 * day + 17 * 3600 * S, {"cycleLength": 140}) == []  # hour not learned
+    given = rules.CyclePlan(plan_s=60).check(0, {"cycleLength": 90})
+    assert types(given) == ["cycle_off_plan"]
 
 
-def test_flatline() -> None:
-    rule = rules.Flatline(n=5)
-    assert all(rule.check({"pm25": 10.0 + i % 2}, ["pm25"]) == [] for i in range(20))
-    found = [rule.check({"pm25": 7.0}, ["pm25"]) for _ in range(5)]
+def test_flatline_relative_to_the_fields_noise() -> None:
+    rule = rules.Flatline(n=30, min_run=5)
+    assert all(rule.check({"pm25": 10.0 + i % 7}, ["pm25"]) == [] for i in range(40))
+    found = [rule.check({"pm25": 12.0}, ["pm25"]) for _ in range(5)]
     assert found[:4] == [[], [], [], []] and types(found[4]) == ["flatline:pm25"]
+    # A run at the lowest value the stream has shown is a detection limit, not a fault.
+    assert all(rule.check({"pm25": 10.0 - 1.0}, ["pm25"]) == [] for _ in range(40))
+
+
+def test_flatline_tolerates_what_the_field_usually_repeats() -> None:
+    rule = rules.Flatline(n=30, min_run=5)
+    # A coarse field repeating in runs of 6: its usual runs are no flatline, 13 equal ones are.
+    for i in range(120):
+        assert rule.check({"co": 1.0 + (i // 6) % 3}, ["co"]) == []
+    found = [rule.check({"co": 2.0}, ["co"]) for _ in range(13)]
+    assert all(f == [] for f in found[:12]) and types(found[12]) == ["flatline:co"]
 
 
 def test_stuck_phase() -> None:
@@ -84,18 +100,32 @@ def test_stuck_phase() -> None:
 
 
 def test_loop_detector_stuck_on_and_no_activity() -> None:
-    rule = rules.LoopDetectors(hold_s=120)
-    clean = {"d1_occupancy": 0.2, "d1_intensity": 4, "d2_occupancy": 0.1, "d2_intensity": 3}
+    rule = rules.LoopDetectors(cycles=1.5, expected_zero=20)
+    clean = {
+        "cycleLength": 60,
+        "d1_occupancy": 0.2,
+        "d1_intensity": 4,
+        "d2_occupancy": 0.1,
+        "d2_intensity": 3,
+    }
     assert all(rule.check(i * 15 * S, clean) == [] for i in range(20))
     stuck = {**clean, "d1_occupancy": 1.0}
-    found = [rule.check((300 + i * 15) * S, stuck) for i in range(10)]
-    assert found[0] == [] and "detector_stuck_on:d1" in types(found[-1])
+    found = [rule.check((300 + i * 15) * S, stuck) for i in range(8)]
+    assert found[0] == [] and found[6] == []  # 90 s = 1.5 cycles: a long red, not yet a fault
+    assert "detector_stuck_on:d1" in types(found[-1])
+    # d2 usually counts 3 per reading while d1 counts 4: 7 readings of none is evidence.
     idle = {**clean, "d2_intensity": 0}
-    found = [rule.check((600 + i * 15) * S, idle) for i in range(10)]
-    assert "detector_no_activity:d2" in types(found[-1])
+    found = [rule.check((600 + i * 15) * S, idle) for i in range(8)]
+    assert found[5] == [] and "detector_no_activity:d2" in types(found[-1])
     # Nobody counting (night) is not a detector fault.
     night = {**clean, "d1_intensity": 0, "d2_intensity": 0}
     assert all(rule.check((900 + i * 15) * S, night) == [] for i in range(20))
+
+
+def test_loop_fault_reported_by_the_controller() -> None:
+    rule = rules.LoopDetectors()
+    found = rule.check(0, {"d3_fault": "no_activity", "d4_fault": "none", "d5_fault": "erratic"})
+    assert types(found) == ["detector_no_activity:d3", "detector_fault:d5"]
 
 
 def test_counts_off_profile() -> None:
@@ -119,6 +149,15 @@ def test_silence_driven_by_clock() -> None:
     assert (sensor, finding.type) == ("aq-1", "silence")
 
 
+def test_silence_relative_to_the_learned_interval_with_a_floor() -> None:
+    watch = rules.SilenceWatch(k=5, floor_s=10, block=16)
+    for i in range(17):  # a device the catalog says reports each minute sends every second
+        watch.seen("aq-1", i * S, interval_s=60)
+    assert watch.interval_s("aq-1") == 1.0
+    assert watch.silent(26 * S) == []  # 10 s quiet: the floor, not 5 x 1 s
+    assert [s for s, _ in watch.silent(27 * S)] == ["aq-1"]
+
+
 def _aq(sensor: str, ts: int, pm25: float) -> Reading:
     return Reading(
         sensor_id=sensor,
@@ -132,22 +171,26 @@ def _aq(sensor: str, ts: int, pm25: float) -> Reading:
 
 @pytest.mark.parametrize("offset, expected", [(0.0, []), (60.0, ["district_disagreement:pm25"])])
 def test_district_consensus(offset: float, expected: list[str]) -> None:
-    rule = rules.DistrictConsensus(fields=("pm25",), window=3)
+    rule = rules.DistrictConsensus(fields=("pm25",), window=3, learn=20)
     last: list = []
-    for t in range(10):
+    for t in range(40):
         for k, base in enumerate((20.0, 22.0, 19.0, 21.0)):
             rule.check(_aq(f"aq-{k}", t * 60, base + t % 2))
-        last = rule.check(_aq("aq-x", t * 60 + 1, 20.0 + offset))
+        # aq-x sits 10 above its district (its siting) and then, perhaps, 60 more.
+        last = rule.check(_aq("aq-x", t * 60 + 1, 30.0 + (offset if t >= 36 else 0.0)))
     assert types(last) == expected
 
 
 def test_district_consensus_batch_uses_one_median_per_district() -> None:
     import numpy as np
 
-    rule = rules.DistrictConsensus(fields=("pm25",), window=1)
+    rule = rules.DistrictConsensus(fields=("pm25",), window=1, learn=1)
     north, south = rule.group("north", "pm25"), rule.group("south", "pm25")
     keys = np.arange(8)
     groups = np.array([north] * 4 + [south] * 4)
-    values = np.array([20.0, 21.0, 19.0, 90.0, 50.0, 52.0, 51.0, 49.0])
-    hits, med, others = rule.check_batch(keys, groups, np.zeros(8, dtype=np.int64), values)
+    usual = np.array([20.0, 21.0, 19.0, 20.0, 50.0, 52.0, 51.0, 49.0])
+    rule.check_batch(keys, groups, np.zeros(8, dtype=np.int64), usual)
+    values = usual.copy()
+    values[3] = 90.0
+    hits, med, others = rule.check_batch(keys, groups, np.ones(8, dtype=np.int64), values)
     assert hits.tolist() == [3] and others.tolist() == [3] and med[0] == pytest.approx(20.5)

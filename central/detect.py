@@ -166,6 +166,8 @@ class _SensorState:
     loops: LoopDetectors = field(default_factory=LoopDetectors)
     counts: CountProfile = field(default_factory=CountProfile)
     cycle: CyclePlan = field(default_factory=CyclePlan)
+    # The district consensus group of each of the schema's district columns (-1: no district).
+    groups: tuple[int, ...] = ()
 
 
 class Detector:
@@ -353,7 +355,10 @@ class Detector:
             for row in np.flatnonzero(above).tolist():
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
-            self._district(schema, rs, values, ts, slots, has_pm25, add)
+            groups = np.array([states[i].groups for i in idx], dtype=np.int64)
+            self._district(
+                schema, rs, values, ts, slots, has_pm25 & (groups[:, 0] >= 0), groups, add
+            )
         self._traffic(rs, [states[i] for i in idx], add)
         for row, finding in hits:
             i = idx[row]
@@ -369,25 +374,23 @@ class Detector:
         values: FloatArray,
         ts: IntArray,
         slots: IntArray,
-        has_pm25: npt.NDArray[np.bool_],
+        located: npt.NDArray[np.bool_],
+        groups: IntArray,
         add: Callable[[int, Finding], None],
     ) -> None:
-        districts = [r.location.district if r.location else "" for r in rs]
-        located = has_pm25 & np.array([bool(d) for d in districts])
-        for col, name in schema.district:
+        for j, (col, name) in enumerate(schema.district):
             rows = np.flatnonzero(located & np.isfinite(values[:, col]))
             if not rows.size:
                 continue
-            groups = np.array(
-                [self.district.group(districts[r], name) for r in rows.tolist()], dtype=np.int64
-            )
             hit, med, others = self.district.check_batch(
-                slots[rows, col], groups, ts[rows], values[rows, col]
+                slots[rows, col], groups[rows, j], ts[rows], values[rows, col]
             )
-            for j, m, o in zip(hit.tolist(), med.tolist(), others.tolist(), strict=True):
-                row = int(rows[j])
+            for k, m, o in zip(hit.tolist(), med.tolist(), others.tolist(), strict=True):
+                row = int(rows[k])
                 value = float(values[row, col])
-                add(row, self.district.finding(name, value, districts[row], m, o))
+                loc = rs[row].location
+                district = loc.district if loc else ""
+                add(row, self.district.finding(name, value, district, m, o))
 
     def _traffic(
         self,
@@ -440,10 +443,19 @@ class Detector:
                 ),
                 cycle=CyclePlan(plan_s=self.cycle_plans.get(r.sensor_id)),
             )
+            st.groups = self._groups(schema, district)
             self._sensors[r.sensor_id] = st
         elif district and st.ref.district != district:
             st.ref = SensorRef(r.sensor_id, r.sensor_type, district)
+            st.groups = self._groups(st.schema, district)
         return st
+
+    def _groups(self, schema: _Schema, district: str) -> tuple[int, ...]:
+        if not schema.district:
+            return (-1,)
+        return tuple(
+            self.district.group(district, name) if district else -1 for _, name in schema.district
+        )
 
     def _block(self, width: int) -> int:
         """The first of `width` consecutive free slots."""

@@ -625,15 +625,16 @@ class DistrictConsensus:
         group, last_ts, value, streak = st["group"], st["ts"], st["value"], st["streak"]
         group[keys], last_ts[keys], value[keys] = groups, ts, values
         horizon = float(ts.max()) - self.max_age_s * _NS
-        members = np.flatnonzero(np.isin(group, groups) & (last_ts >= horizon))
-        order = members[np.argsort(group[members], kind="stable")]
-        ids, starts, counts = np.unique(group[order], return_index=True, return_counts=True)
-        med = np.array(
-            [
-                np.median(value[order[a : a + c]])
-                for a, c in zip(starts.tolist(), counts.tolist(), strict=True)
-            ]
-        )
+        wanted = np.zeros(len(self._groups._ids) + 1, dtype=bool)  # index -1: no group
+        wanted[groups] = True
+        members = np.flatnonzero(wanted[group.astype(np.int64)] & (last_ts >= horizon))
+        order = members[np.lexsort((value[members], group[members]))]
+        sorted_groups = group[order]
+        starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
+        counts = np.diff(np.r_[starts, order.size])
+        ids = sorted_groups[starts]
+        ranked = value[order]
+        med = (ranked[starts + (counts - 1) // 2] + ranked[starts + counts // 2]) / 2.0
         at = np.searchsorted(ids, groups)
         others = counts[at] - 1
         n, bias, spread = st["n"], st["bias"], st["spread"]

@@ -69,7 +69,7 @@ def test_cycle_off_plan_learned_per_hour_or_given() -> None:
 
 def test_flatline_relative_to_the_fields_noise() -> None:
     rule = rules.Flatline(n=30, min_run=5)
-    assert all(rule.check({"pm25": 10.0 + i % 7}, ["pm25"]) == [] for i in range(40))
+    assert all(rule.check({"pm25": 10.0 + i % 7}, ["pm25"]) == [] for i in range(300))
     found = [rule.check({"pm25": 12.0}, ["pm25"]) for _ in range(5)]
     assert found[:4] == [[], [], [], []] and types(found[4]) == ["flatline:pm25"]
     # A run at the lowest value the stream has shown is a detection limit, not a fault.
@@ -78,11 +78,12 @@ def test_flatline_relative_to_the_fields_noise() -> None:
 
 def test_flatline_tolerates_what_the_field_usually_repeats() -> None:
     rule = rules.Flatline(n=30, min_run=5)
-    # A coarse field repeating in runs of 6: its usual runs are no flatline, 13 equal ones are.
-    for i in range(120):
+    # A coarse field repeating in runs of 6 (5 readings in 6 equal the one before): 60 equal
+    # readings are within its habits, 200 are not.
+    for i in range(300):
         assert rule.check({"co": 1.0 + (i // 6) % 3}, ["co"]) == []
-    found = [rule.check({"co": 2.0}, ["co"]) for _ in range(13)]
-    assert all(f == [] for f in found[:12]) and types(found[12]) == ["flatline:co"]
+    found = [rule.check({"co": 2.0}, ["co"]) for _ in range(200)]
+    assert all(f == [] for f in found[:60]) and types(found[-1]) == ["flatline:co"]
 
 
 def test_stuck_phase() -> None:
@@ -117,6 +118,7 @@ def test_loop_detector_stuck_on_and_no_activity() -> None:
     idle = {**clean, "d2_intensity": 0}
     found = [rule.check((600 + i * 15) * S, idle) for i in range(8)]
     assert found[5] == [] and "detector_no_activity:d2" in types(found[-1])
+    assert all(rule.check((800 + i * 15) * S, clean) == [] for i in range(5))  # d2 counts again
     # Nobody counting (night) is not a detector fault.
     night = {**clean, "d1_intensity": 0, "d2_intensity": 0}
     assert all(rule.check((900 + i * 15) * S, night) == [] for i in range(20))

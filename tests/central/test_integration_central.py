@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -272,8 +272,11 @@ def test_readings_reach_influxdb_and_read_back_with_flux(
         |> filter(fn: (r) => r._measurement == "air_quality" and r.sensor_id == "{sample.sensor_id}")
         |> filter(fn: (r) => r.gateway == "gw-test" and r.district == "{tag}")""",
     )
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    # Exact integer microseconds: timestamp() is a float and loses them at today's epoch.
     at = {
-        (row["_field"], int(row["_time"].timestamp() * 1e9) // 1000): row["_value"] for row in rows
+        (row["_field"], (row["_time"] - epoch) // timedelta(microseconds=1)): row["_value"]
+        for row in rows
     }
     ts_us = sample.ts // 1000
     assert at[("seq", ts_us)] == sample.seq and isinstance(at[("seq", ts_us)], int)

@@ -415,7 +415,7 @@ def test_conflicting_greens_and_stuck_sensor_raise_alerts(
     stuck = raised[(aq_sensor, "flatline")]
     # Samples (one a second) between the fault's start and the alert.
     assert (greens["start"] - fault_start[ts_sensor]) / 1e9 <= 2
-    assert (stuck["start"] - fault_start[aq_sensor]) / 1e9 <= 30 + 3  # the flatline rule's run
+    assert (stuck["start"] - fault_start[aq_sensor]) / 1e9 <= 12  # a few samples after it froze
     rows = flux(
         influx,
         f"""from(bucket: "BUCKET") |> range(start: -2h)

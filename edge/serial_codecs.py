@@ -7,6 +7,8 @@ Adding a serial protocol is one module plus one entry in CODECS.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from edge import pms5003, sds011, traffic_line
@@ -19,8 +21,11 @@ GATEWAY_SEQ: Final = "gateway_seq"  # quality flag: seq and ts were assigned by 
 
 
 class SerialCodec(Protocol):
-    name: str
-    sensor_type: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sensor_type(self) -> str: ...
 
     def deframer(self) -> Deframer:
         """A fresh deframer for one port."""
@@ -43,14 +48,37 @@ class SerialCodec(Protocol):
         ...
 
 
-class PMS5003Codec:
-    """Plantower PMS5003: reports the atmospheric-environment concentrations as pm1/pm25/pm10."""
+def _pms5003_fields(frame: bytes) -> dict[str, FieldValue] | Rejected:
+    """Plantower PMS5003: the atmospheric-environment concentrations as pm1/pm25/pm10."""
+    decoded = pms5003.decode(frame)
+    if isinstance(decoded, Rejected):
+        return decoded
+    return {
+        "pm1": float(decoded.pm1_0_atm),
+        "pm25": float(decoded.pm2_5_atm),
+        "pm10": float(decoded.pm10_atm),
+    }
 
-    name = "pms5003"
-    sensor_type = "air_quality"
+
+def _sds011_fields(frame: bytes) -> dict[str, FieldValue] | Rejected:
+    """Nova SDS011: PM2.5 and PM10, converted from tenths to µg/m³."""
+    decoded = sds011.decode(frame)
+    if isinstance(decoded, Rejected):
+        return decoded
+    return {"pm25": decoded.pm25_tenths / 10, "pm10": decoded.pm10_tenths / 10}
+
+
+@dataclass(frozen=True)
+class GatewayStampedCodec:
+    """A device whose frames carry measurements only: the gateway supplies seq and time."""
+
+    name: str
+    sensor_type: str
+    make_deframer: Callable[[], Deframer]
+    fields_of: Callable[[bytes], dict[str, FieldValue] | Rejected]
 
     def deframer(self) -> Deframer:
-        return PMS5003Deframer()
+        return self.make_deframer()
 
     def to_reading(
         self,
@@ -61,46 +89,21 @@ class PMS5003Codec:
         seq: int,
         received_ts: int,
     ) -> Reading | Rejected:
-        decoded = pms5003.decode(frame)
-        if isinstance(decoded, Rejected):
-            return decoded
-        fields: dict[str, FieldValue] = {
-            "pm1": float(decoded.pm1_0_atm),
-            "pm25": float(decoded.pm2_5_atm),
-            "pm10": float(decoded.pm10_atm),
-        }
-        return _gateway_stamped(
-            self.sensor_type, fields, frame, sensor_id, location, seq, received_ts
-        )
-
-
-class SDS011Codec:
-    """Nova SDS011: reports PM2.5 and PM10, converted from tenths to µg/m³."""
-
-    name = "sds011"
-    sensor_type = "air_quality"
-
-    def deframer(self) -> Deframer:
-        return SDS011Deframer()
-
-    def to_reading(
-        self,
-        frame: bytes,
-        *,
-        sensor_id: str,
-        location: Location | None,
-        seq: int,
-        received_ts: int,
-    ) -> Reading | Rejected:
-        decoded = sds011.decode(frame)
-        if isinstance(decoded, Rejected):
-            return decoded
-        fields: dict[str, FieldValue] = {
-            "pm25": decoded.pm25_tenths / 10,
-            "pm10": decoded.pm10_tenths / 10,
-        }
-        return _gateway_stamped(
-            self.sensor_type, fields, frame, sensor_id, location, seq, received_ts
+        fields = self.fields_of(frame)
+        if isinstance(fields, Rejected):
+            return fields
+        verdict = vet_fields(_sensor(self.sensor_type), fields, frame)
+        if isinstance(verdict, Rejected):
+            return verdict
+        return Reading(
+            sensor_id=sensor_id,
+            sensor_type=self.sensor_type,
+            seq=seq,
+            ts=received_ts,
+            fields=fields,
+            location=location,
+            received_ts=received_ts,
+            quality=(GATEWAY_SEQ, *verdict),
         )
 
 
@@ -128,32 +131,13 @@ class TrafficLineCodec:
 
 
 CODECS: Final[dict[str, SerialCodec]] = {
-    codec.name: codec for codec in (PMS5003Codec(), SDS011Codec(), TrafficLineCodec())
-}
-
-
-def _gateway_stamped(
-    sensor_type: str,
-    fields: dict[str, FieldValue],
-    frame: bytes,
-    sensor_id: str,
-    location: Location | None,
-    seq: int,
-    received_ts: int,
-) -> Reading | Rejected:
-    verdict = vet_fields(_sensor(sensor_type), fields, frame)
-    if isinstance(verdict, Rejected):
-        return verdict
-    return Reading(
-        sensor_id=sensor_id,
-        sensor_type=sensor_type,
-        seq=seq,
-        ts=received_ts,
-        fields=fields,
-        location=location,
-        received_ts=received_ts,
-        quality=(GATEWAY_SEQ, *verdict),
+    codec.name: codec
+    for codec in (
+        GatewayStampedCodec("pms5003", "air_quality", PMS5003Deframer, _pms5003_fields),
+        GatewayStampedCodec("sds011", "air_quality", SDS011Deframer, _sds011_fields),
+        TrafficLineCodec(),
     )
+}
 
 
 @functools.cache

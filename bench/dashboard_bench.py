@@ -30,7 +30,7 @@ from tests.dashboard.server import chromium, dashboard  # noqa: E402
 
 VIEWS = ("map", "air", "traffic", "alerts", "gateways", "history")
 PER_TYPE_PER_DISTRICT = 250  # 4 districts x 2 types x 250 = 2,000 sensors
-RUNS = 5
+RUNS = 8
 BUDGET_S = 1.0
 
 
@@ -62,7 +62,7 @@ def render_times(page: Any, url: str, view: str) -> dict[str, Any]:
         "median_load_s": round(statistics.median(warm), 3),
         "max_load_s": round(max(warm), 3),
         "median_view_render_s": round(statistics.median(in_page[1:]), 3),
-        "under_budget": max(warm) < BUDGET_S,
+        "under_budget": max(walls) < BUDGET_S,  # the cold first load counts too
     }
 
 
@@ -102,8 +102,9 @@ def main() -> None:
         "what": (
             "load_s: a full page load (from about:blank) to the view's first render with data: "
             "HTML, JS, CSS, /api/config, the view's API calls (InfluxDB through the dashboard's "
-            "shared cache) and the DOM/SVG built; the first load, with a cold cache, is excluded "
-            "from median and max; view_render_s: the page's own fetch+render time for the view"
+            "shared cache) and the DOM/SVG built and laid out; the first load, with a cold cache, "
+            "is excluded from median and max but must be under budget too; tables show 100 rows "
+            "a page, the map every sensor; view_render_s: the page's own fetch+render time"
         ),
         "seed_write_s": round(seeded_s, 2),
         "views": views,

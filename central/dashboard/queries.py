@@ -107,7 +107,11 @@ def _fields_match(names: Iterable[str]) -> str:
 class _TTLCache:
     """One answer per key, shared by every browser: fresh for `seconds`; after that the old
     answer is still served (for up to `stale_s`) while one background thread asks again, so a
-    page never waits on InfluxDB once the dashboard is warm."""
+    page never waits on InfluxDB once the dashboard is warm.
+
+    Answers may be built from other cached answers (a view from its queries). A background
+    refresh waits for fresh parts instead of taking stale ones, so what it stores is no older
+    than one cache period."""
 
     def __init__(self, seconds: float, stale_s: float = 120.0) -> None:
         self.seconds = seconds
@@ -115,6 +119,7 @@ class _TTLCache:
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any]] = {}
         self._refreshing: set[str] = set()
+        self._in_refresh = threading.local()
 
     def get(self, key: str, compute: Callable[[], T], seconds: float | None = None) -> T:
         ttl = self.seconds if seconds is None else seconds
@@ -123,7 +128,8 @@ class _TTLCache:
             hit = self._items.get(key)
             if hit is not None and now - hit[0] < ttl:
                 return hit[1]
-            if hit is not None and now - hit[0] < ttl + self.stale_s:
+            in_refresh = getattr(self._in_refresh, "active", False)
+            if hit is not None and now - hit[0] < ttl + self.stale_s and not in_refresh:
                 if key not in self._refreshing:
                     self._refreshing.add(key)
                     threading.Thread(target=self._refresh, args=(key, compute), daemon=True).start()
@@ -134,6 +140,7 @@ class _TTLCache:
         return value
 
     def _refresh(self, key: str, compute: Callable[[], Any]) -> None:
+        self._in_refresh.active = True
         try:
             value = compute()
             with self._lock:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,51 @@ def test_an_alert_fans_out_to_every_subscriber() -> None:
     assert len(got) == 2 and got[0] == got[1]
     assert got[0].startswith("event: alert\ndata: ")
     assert '"alert_id":"a1"' in got[0] and '"time":2.0' in got[0]
+
+
+def _wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "the cache did not refresh in time"
+        time.sleep(0.01)
+
+
+def test_a_stale_answer_is_served_at_once_while_one_thread_asks_again() -> None:
+    cache = queries._TTLCache(seconds=0.05)
+    asked: list[int] = []
+    release = threading.Event()
+
+    def slow() -> int:
+        asked.append(1)
+        if len(asked) > 1:
+            release.wait(5)
+        return len(asked)
+
+    assert cache.get("k", slow) == 1
+    time.sleep(0.06)
+    started = time.monotonic()
+    assert [cache.get("k", slow) for _ in range(3)] == [1, 1, 1]  # stale, not waiting
+    assert time.monotonic() - started < 1.0
+    release.set()
+    _wait_until(lambda: cache.get("k", slow) == 2)
+    assert len(asked) == 2  # one refresh for three stale reads
+
+
+def test_a_refreshed_view_is_built_from_fresh_parts() -> None:
+    cache = queries._TTLCache(seconds=0.3)
+    version = [0]
+
+    def part() -> int:
+        return version[0]
+
+    def view() -> int:
+        return cache.get("part", part) * 10
+
+    assert cache.get("view", view) == 0
+    version[0] = 1
+    time.sleep(0.35)
+    assert cache.get("view", view) == 0  # stale: served at once, and one refresh starts
+    _wait_until(lambda: "view" not in cache._refreshing)
+    # The refresh asked for the part again rather than taking its stale answer, so the view
+    # it stored is new, not one period behind.
+    assert cache.get("view", view) == 10

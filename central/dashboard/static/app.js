@@ -6,6 +6,9 @@ const $ = (sel) => document.querySelector(sel);
 const SVGNS = "http://www.w3.org/2000/svg";
 const VIEWS = ["map", "air", "traffic", "alerts", "gateways", "history"];
 const REFRESH_MS = 10000;
+// Tables show a page of rows at a time: Chromium takes 0.3-0.6 s to lay out a 1,000-row table,
+// against a few milliseconds for a page of 100 (bench/results/dashboard.json).
+const PAGE_ROWS = 100;
 
 const state = {
   config: null,
@@ -19,6 +22,7 @@ const state = {
   selected: null,
   airSelected: null,
   junction: null,
+  pages: { air: 0, traffic: 0, alerts: 0 },
 };
 
 function esc(value) {
@@ -53,6 +57,31 @@ async function api(path, options) {
     throw error;
   }
   return body;
+}
+
+// The rows of table `name` on its current page, and the pager under the table saying which.
+function paged(name, rows) {
+  const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+  const at = Math.min(state.pages[name], pages - 1);
+  state.pages[name] = at;
+  const from = at * PAGE_ROWS;
+  const shown = rows.slice(from, from + PAGE_ROWS);
+  $(`#${name}-pager`).innerHTML = rows.length <= PAGE_ROWS
+    ? `${rows.length} rows`
+    : `<button type="button" data-page="${at - 1}" ${at === 0 ? "disabled" : ""}>‹ previous</button>
+       rows ${from + 1}–${from + shown.length} of ${rows.length}
+       <button type="button" data-page="${at + 1}" ${at >= pages - 1 ? "disabled" : ""}>next ›</button>`;
+  return shown;
+}
+
+function pager(name, render) {
+  $(`#${name}-pager`).addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-page]");
+    if (!button) return;
+    state.pages[name] = Number(button.dataset.page);
+    render();
+  });
+  $(`#${name}-filter`).addEventListener("input", () => { state.pages[name] = 0; render(); });
 }
 
 function status(text) {
@@ -235,7 +264,7 @@ function renderAir() {
   const rows = data.sensors.filter((s) => !filter || `${s.sensor_id} ${s.district}`.toLowerCase().includes(filter));
   const head = `<tr><th>sensor</th><th>district</th><th>AQI</th><th>band</th><th>dominant</th>
     <th>PM2.5</th><th>PM10</th><th>NO2</th><th>O3</th><th>CO</th><th>last seen</th></tr>`;
-  $("#air-table").innerHTML = head + rows.map((s) => `
+  $("#air-table").innerHTML = head + paged("air", rows).map((s) => `
     <tr class="clickable" data-sensor-id="${esc(s.sensor_id)}">
       <td>${esc(s.sensor_id)}</td><td>${esc(s.district)}</td>
       <td class="num"><i class="swatch" style="background:${esc(s.color || "transparent")}"></i> ${fmt(s.aqi)}</td>
@@ -273,7 +302,7 @@ function renderTraffic() {
   const shown = rows.filter((r) => !filter || `${r.sensor_id} ${r.district} ${r.faults.join(" ")}`.toLowerCase().includes(filter));
   const head = `<tr><th>junction</th><th>district</th><th>flow (veh)</th><th>occupancy</th><th>speed km/h</th>
     <th>cycle s</th><th>phases</th><th>faults</th><th>last seen</th></tr>`;
-  $("#traffic-table").innerHTML = head + shown.map((r) => `
+  $("#traffic-table").innerHTML = head + paged("traffic", shown).map((r) => `
     <tr class="clickable" data-sensor-id="${esc(r.sensor_id)}">
       <td>${esc(r.sensor_id)}</td><td>${esc(r.district)}</td>
       <td class="num">${fmt(r.intensity)}</td><td class="num">${r.occupancy == null ? "–" : (r.occupancy * 100).toFixed(0) + " %"}</td>
@@ -307,13 +336,13 @@ async function loadJunction() {
 
 function renderAlerts() {
   const sev = $("#alert-severity").value, st = $("#alert-state").value;
-  const text = $("#alert-filter").value.trim().toLowerCase();
+  const text = $("#alerts-filter").value.trim().toLowerCase();
   const rows = [...state.alerts.values()].sort((a, b) => b.time - a.time).filter((a) =>
     (!sev || a.severity === sev) && (!st || a.state === st) &&
     (!text || `${a.sensor_id} ${a.district} ${a.type} ${a.explanation}`.toLowerCase().includes(text)));
   const readOnly = state.config.read_only;
   const head = "<tr><th>time</th><th>severity</th><th>state</th><th>sensor</th><th>district</th><th>type</th><th>value</th><th>explanation</th><th>acknowledged</th></tr>";
-  $("#alerts-table").innerHTML = head + rows.slice(0, 500).map((a) => `
+  $("#alerts-table").innerHTML = head + paged("alerts", rows).map((a) => `
     <tr data-alert-id="${esc(a.alert_id)}" class="alert-row">
       <td>${clock(a.time)}</td><td><span class="badge ${esc(a.severity)}">${esc(a.severity)}</span></td>
       <td><span class="badge ${a.state === "cleared" ? "cleared" : esc(a.severity)}">${esc(a.state)}</span></td>
@@ -503,14 +532,16 @@ async function main() {
     if (id) { state.airSelected = id; loadAirChart().catch((err) => status(err.message)); }
   });
   $("#air-pollutant").addEventListener("change", () => loadAirChart().catch((err) => status(err.message)));
-  $("#air-filter").addEventListener("input", renderAir);
+  pager("air", renderAir);
   $("#traffic-table").addEventListener("click", (e) => {
     const id = e.target.closest("[data-sensor-id]")?.dataset.sensorId;
     if (id) { state.junction = id; loadJunction().catch((err) => status(err.message)); }
   });
-  $("#traffic-filter").addEventListener("input", renderTraffic);
-  for (const id of ["#alert-severity", "#alert-state"]) $(id).addEventListener("change", renderAlerts);
-  $("#alert-filter").addEventListener("input", renderAlerts);
+  pager("traffic", renderTraffic);
+  pager("alerts", renderAlerts);
+  for (const id of ["#alert-severity", "#alert-state"]) {
+    $(id).addEventListener("change", () => { state.pages.alerts = 0; renderAlerts(); });
+  }
   $("#alerts-table").addEventListener("click", (e) => {
     const button = e.target.closest("button.ack");
     if (button) acknowledge(button.dataset.alertId);

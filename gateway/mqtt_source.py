@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+import sys
 import threading
 import time
 from typing import Any
@@ -18,9 +19,11 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MQTTSource
 from gateway.metrics import GatewayMetrics
+from gateway.mqtt_client import BufferedClient
 from gateway.sources import Deliver, Inbound
 
 log = structlog.get_logger("gateway.mqtt")
@@ -42,7 +45,7 @@ class MQTTSourceRunner:
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.cfg
-        client = mqtt.Client(
+        client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -61,6 +64,7 @@ class MQTTSourceRunner:
             )
             client.tls_insecure_set(cfg.tls.insecure)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -69,7 +73,7 @@ class MQTTSourceRunner:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
-            log.warning("mqtt_connect_refused", reason=str(rc), host=self.cfg.host)
+            self._connect_failed(refusal_message(rc, self.cfg))
             return
         self.metrics.mqtt_connected.set(1)
         self.connected.set()
@@ -84,10 +88,28 @@ class MQTTSourceRunner:
             # A new session (first start, or the broker lost it): subscribe again.
             client.subscribe([(t, int(self.cfg.qos)) for t in self.cfg.topics])
 
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        # paho calls this inside its `except OSError:` and passes no error: take it from there.
+        self._connect_failed(connect_error_message(sys.exc_info()[1], self.cfg))
+
+    def _connect_failed(self, error: str) -> None:
+        # paho retries with backoff (the broker or its certificate may be fixed meanwhile);
+        # every failed attempt says why, so an operator is never left with a silent loop.
+        log.error(
+            "mqtt_connect_failed",
+            host=self.cfg.host,
+            port=self.cfg.port,
+            tls=self.cfg.tls is not None,
+            error=error,
+            retry_max_s=self.cfg.reconnect_max_s,
+        )
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        was_connected = self.connected.is_set()
         self.metrics.mqtt_connected.set(0)
         self.connected.clear()
-        log.warning("mqtt_disconnected", reason=str(rc))
+        if was_connected:  # after a refused CONNECT, _connect_failed already said why
+            log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         item = Inbound("mqtt", msg.topic, bytes(msg.payload), time.time_ns())
@@ -135,3 +157,38 @@ class MQTTSourceRunner:
     async def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+# MQTT v5 "Bad user name or password" and "Not authorized" (mosquitto answers a wrong password
+# with the latter).
+_AUTH_REFUSALS = (134, 135)
+
+
+def refusal_message(rc: ReasonCode, cfg: MQTTSource) -> str:
+    """Why the broker refused the CONNECT, and what to check; never the password."""
+    if rc.value in _AUTH_REFUSALS:
+        who = f"user {cfg.username!r}" if cfg.username else "an anonymous client"
+        return (
+            f"the broker refused {who}: {rc} (check mqtt.username and the password that "
+            "mqtt.password_env or mqtt.password_file gives)"
+        )
+    return f"the broker refused the connection: {rc}"
+
+
+def connect_error_message(exc: BaseException | None, cfg: MQTTSource) -> str:
+    """A failed TCP connect or TLS handshake, in an operator's words."""
+    where = f"{cfg.host}:{cfg.port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        ca = cfg.tls.ca_file if cfg.tls and cfg.tls.ca_file else "the system's CA store"
+        return (
+            f"TLS: the certificate of {where} is not trusted: {exc.verify_message} "
+            f"(verified against {ca}; mqtt.tls.ca_file must be the CA that signed the "
+            "broker's certificate, and the certificate must name the host)"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {exc.reason or exc} (does this port speak TLS?)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused: nothing listens on {where}"
+    if isinstance(exc, OSError):
+        return f"cannot connect to {where}: {exc.strerror or exc}"
+    return f"cannot connect to {where}"

@@ -1,11 +1,14 @@
 """tsdb writer throughput into the local InfluxDB, written to bench/results/tsdb.json.
 
-Two figures: (1) the writer alone: Kafka records (real Reading encoding) -> decode -> line
-protocol -> InfluxDB, timed without Kafka; (2) end to end: readings pre-loaded into a bench topic
-and drained by the real "tsdb" consumer group (poll, decode, write, commit). Points go to a bucket
-of their own ("citygate-bench", 1 day retention). Needs the local stack (`citygate stack up`).
+Two figures: (1) the writer alone: Kafka records (real Reading encoding) -> TsdbHandler.handle
+(decode, line protocol, InfluxDB), batches as the consumer polls them, timed without Kafka;
+(2) end to end: readings pre-loaded into a bench topic and drained by the real "tsdb" consumer
+group (poll, decode, write, commit). Points go to a bucket of their own ("citygate-bench", 1 day
+retention). Both use the tsdb group's configured defaults. Besides wall time, each records the CPU
+seconds of this process and of influxd, and the load average (the machine is shared).
+Needs the local stack (`citygate stack up`).
 
-    .venv/bin/python bench/tsdb_bench.py [--sensors 2000] [--readings 300000]
+    .venv/bin/python bench/tsdb_bench.py [--sensors 2000] [--readings 200000]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import time
@@ -31,6 +35,7 @@ from central.metrics import CentralMetrics
 from central.service import CentralService
 from central.tsdb import TsdbHandler
 from deploy import connections
+from deploy.local import Stack
 from edge.reading import Location, Reading, encode
 
 BUCKET = "citygate-bench"
@@ -73,32 +78,77 @@ def ensure_bucket() -> None:
             api.create_bucket(bucket_name=BUCKET, org=conn.influx_org, retention_rules=rules)
 
 
-async def writer_alone(values: list[bytes], batch: int) -> dict[str, Any]:
+class Usage:
+    """Wall time, CPU seconds of this process and of influxd, and load average over a span."""
+
+    def __init__(self) -> None:
+        self.influxd = Stack().process("influxdb").pid()
+
+    def _influxd_cpu(self) -> float:
+        if self.influxd is None:
+            return math.nan
+        stat = Path(f"/proc/{self.influxd}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Usage:
+        self.wall, self.cpu, self.influx = (
+            time.perf_counter(),
+            time.process_time(),
+            self._influxd_cpu(),
+        )
+        self.load_before = os.getloadavg()[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        self.influx = self._influxd_cpu() - self.influx
+
+    def figures(self, points: int) -> dict[str, Any]:
+        return {
+            "points": points,
+            "wall_s": round(self.wall, 3),
+            "points_per_s": round(points / self.wall),
+            "cpu_s_python_process": round(self.cpu, 3),
+            "cpu_s_influxd": round(self.influx, 3),
+            "cpu_us_per_point": {
+                "python": round(self.cpu / points * 1e6, 1),
+                "influxd": round(self.influx / points * 1e6, 1),
+            },
+            "load_avg_1m": {"before": self.load_before, "after": os.getloadavg()[0]},
+        }
+
+
+async def writer_alone(values: list[bytes]) -> dict[str, Any]:
     cfg = parse({"influx": {"bucket": BUCKET}})
     metrics = CentralMetrics()
-    writer = InfluxWriter(cfg.influx, metrics, "tsdb", lines_per_request=10000, concurrency=2)
+    writer = InfluxWriter(
+        cfg.influx,
+        metrics,
+        "tsdb",
+        lines_per_request=cfg.tsdb.lines_per_request,
+        concurrency=cfg.tsdb.concurrent_requests,
+    )
     handler = TsdbHandler(writer, metrics)
     records = [
         ConsumerRecord("bench", 0, i, 0, 0, b"k", v, None, 1, len(v), ())
         for i, v in enumerate(values)
     ]
-    wall, cpu = time.perf_counter(), time.process_time()
-    build = 0.0
+    batch = cfg.tsdb.max_records
+    build = time.process_time()
     for i in range(0, len(records), batch):
-        t = time.perf_counter()
-        lines, measurements = handler.lines(records[i : i + batch])
-        build += time.perf_counter() - t
-        await writer.write(lines, measurements)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        handler.chunk(records[i : i + batch])
+    build = time.process_time() - build
+    with Usage() as usage:
+        for i in range(0, len(records), batch):
+            await handler.handle(records[i : i + batch], asyncio.sleep)
     writer.close()
-    n = len(records)
     return {
-        "points": n,
-        "wall_s": round(wall, 3),
-        "cpu_s_python_process": round(cpu, 3),
-        "decode_and_build_s": round(build, 3),
-        "points_per_s": round(n / wall),
-        "build_points_per_s": round(n / build),
+        **usage.figures(len(records)),
+        "batch_records": batch,
+        "lines_per_request": cfg.tsdb.lines_per_request,
+        "concurrent_requests": cfg.tsdb.concurrent_requests,
+        "decode_and_build_alone_points_per_s": round(len(records) / build),
     }
 
 
@@ -139,32 +189,24 @@ async def end_to_end(values: list[bytes]) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         await service.wait_assigned(60)
         registry = service.metrics.registry
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        first = None
-        while True:
-            done = (
-                registry.get_sample_value(
-                    "citygate_central_points_written_total",
-                    {"group": "tsdb", "measurement": "air_quality"},
+        deadline = time.monotonic() + 600
+        with Usage() as usage:
+            while True:
+                done = (
+                    registry.get_sample_value(
+                        "citygate_central_points_written_total",
+                        {"group": "tsdb", "measurement": "air_quality"},
+                    )
+                    or 0
                 )
-                or 0
-            )
-            if done and first is None:
-                first = time.perf_counter()
-            if done >= len(values):
-                break
-            if time.perf_counter() - t0 > 600:
-                raise RuntimeError(f"only {done} of {len(values)} points after 600 s")
-            await asyncio.sleep(0.05)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                if done >= len(values):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {done} of {len(values)} points after 600 s")
+                await asyncio.sleep(0.05)
         stop.set()
         await task
-        return {
-            "points": len(values),
-            "wall_s": round(wall, 3),
-            "cpu_s_python_process": round(cpu, 3),
-            "points_per_s": round(len(values) / wall),
-        }
+        return usage.figures(len(values))
     finally:
         await admin.delete_topics([topic])
         await admin.close()
@@ -173,13 +215,12 @@ async def end_to_end(values: list[bytes]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sensors", type=int, default=2000)
-    parser.add_argument("--readings", type=int, default=300_000)
-    parser.add_argument("--batch", type=int, default=20000)
+    parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=Path("bench/results/tsdb.json"))
     args = parser.parse_args()
     ensure_bucket()
     values = readings(args.sensors, args.readings)
-    alone = asyncio.run(writer_alone(values, args.batch))
+    alone = asyncio.run(writer_alone(values))
     print(f"writer alone: {alone}")
     e2e = asyncio.run(end_to_end(values))
     print(f"end to end (Kafka -> tsdb group -> InfluxDB): {e2e}")
@@ -190,7 +231,10 @@ def main() -> None:
         "writer_alone": alone,
         "end_to_end": e2e,
         "target_points_per_s": 100_000,
-        "note": "2 cores shared by influxd, Kafka and this process (and other users)",
+        "note": (
+            "2 cores shared by influxd, Kafka and this process (and other users: see the load "
+            "averages); influxd flags from deploy/local/influxdb.py"
+        ),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 

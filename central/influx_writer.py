@@ -1,6 +1,8 @@
 """Writes line protocol to InfluxDB and does not give up: a batch is acknowledged or retried.
 
-The synchronous write API runs in a thread pool, a few requests at a time. Transient failures
+The synchronous write API runs in a thread pool, a few requests at a time. A batch arrives as
+chunks (one request each) that may be built lazily: each is posted as soon as it is built, so the
+caller builds the next chunk while InfluxDB ingests the previous ones. Transient failures
 (connection refused, timeouts, 5xx, 429, 401/403 while a token is being fixed) are retried with
 exponential backoff through a `wait` callable supplied by the caller, so a Kafka consumer can keep
 its partitions paused while it waits. Requests InfluxDB refuses as invalid (400, 413, 422) cannot
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import structlog
 import urllib3
@@ -31,6 +34,14 @@ _INVALID = frozenset({400, 413, 422})
 
 async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One request: its lines and how many points of each measurement they hold (for metrics)."""
+
+    lines: Sequence[str]
+    points: Mapping[str, int]
 
 
 class InfluxWriter:
@@ -55,8 +66,8 @@ class InfluxWriter:
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"influx-{group}")
         self.healthy = True
 
-    def _post(self, body: str) -> None:
-        self.api.write(bucket=self.cfg.bucket, org=self.cfg.org, record=body)
+    def _post(self, lines: Sequence[str]) -> None:
+        self.api.write(bucket=self.cfg.bucket, org=self.cfg.org, record="\n".join(lines))
 
     async def write(
         self, lines: Sequence[str], measurement: str | Sequence[str], wait: Wait = _sleep
@@ -65,28 +76,37 @@ class InfluxWriter:
 
         `measurement` labels the points-written metric: one name, or one name per line.
         """
-        if not lines:
-            return
         n = self.lines_per_request
-        pending = [range(i, min(i + n, len(lines))) for i in range(0, len(lines), n)]
+        chunks = (
+            Chunk(lines[i : i + n], _points(measurement, i, min(i + n, len(lines))))
+            for i in range(0, len(lines), n)
+        )
+        await self.write_chunks(chunks, wait)
+
+    async def write_chunks(self, chunks: Iterable[Chunk], wait: Wait = _sleep) -> None:
+        """Return once InfluxDB has every chunk (or refused it as invalid).
+
+        Each chunk is handed to the thread pool as soon as `chunks` yields it; the pool's
+        `concurrency` threads bound the requests in flight. Failed chunks are retried together,
+        with backoff through `wait`, until InfluxDB takes them.
+        """
         loop = asyncio.get_running_loop()
+        pending = [
+            (chunk, loop.run_in_executor(self.pool, self._post, chunk.lines))
+            for chunk in chunks
+            if chunk.lines
+        ]
         delay = self.cfg.retry_min_s
         while pending:
-            results = await asyncio.gather(
-                *(
-                    loop.run_in_executor(self.pool, self._post, "\n".join(lines[i] for i in part))
-                    for part in pending
-                ),
-                return_exceptions=True,
-            )
+            results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
             failed = []
-            for part, result in zip(pending, results, strict=True):
+            for (chunk, _), result in zip(pending, results, strict=True):
                 if result is None:
-                    self._count(part, measurement)
-                elif self._invalid(result, len(part)):
+                    self._count(chunk)
+                elif self._invalid(result, len(chunk.lines)):
                     continue
                 else:
-                    failed.append((part, result))
+                    failed.append((chunk, result))
             if not failed:
                 if not self.healthy:
                     log.info("influx_recovered", group=self.group)
@@ -102,18 +122,15 @@ class InfluxWriter:
                 retry_in_s=round(delay, 2),
                 error=_describe(error),
             )
-            pending = [part for part, _ in failed]
             await wait(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.cfg.retry_max_s)
+            pending = [
+                (chunk, loop.run_in_executor(self.pool, self._post, chunk.lines))
+                for chunk, _ in failed
+            ]
 
-    def _count(self, part: range, measurement: str | Sequence[str]) -> None:
-        if isinstance(measurement, str):
-            self.metrics.points_written.labels(self.group, measurement).inc(len(part))
-            return
-        counts: dict[str, int] = {}
-        for i in part:
-            counts[measurement[i]] = counts.get(measurement[i], 0) + 1
-        for name, k in counts.items():
+    def _count(self, chunk: Chunk) -> None:
+        for name, k in chunk.points.items():
             self.metrics.points_written.labels(self.group, name).inc(k)
 
     def _invalid(self, error: BaseException, points: int) -> bool:
@@ -138,6 +155,16 @@ class InfluxWriter:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.client.close()
+
+
+def _points(measurement: str | Sequence[str], start: int, stop: int) -> dict[str, int]:
+    """Points per measurement among lines start..stop-1."""
+    if isinstance(measurement, str):
+        return {measurement: stop - start}
+    counts: dict[str, int] = {}
+    for i in range(start, stop):
+        counts[measurement[i]] = counts.get(measurement[i], 0) + 1
+    return counts
 
 
 def _kind(error: BaseException) -> str:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
+from central.config import parse
+from central.influx_writer import InfluxWriter
 from central.line_protocol import escape_key, escape_measurement, field_text, line, series_key
 from central.liveness import GatewayStatus, flatten_figures, status_line
-from central.tsdb import PointBuilder
-from edge.reading import Location, Reading
+from central.metrics import CentralMetrics
+from central.tsdb import PointBuilder, TsdbHandler
+from edge.reading import Location, Reading, encode
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,52 @@ def test_reading_becomes_one_point() -> None:
 def test_reading_without_location_or_gateway_has_only_sensor_tag() -> None:
     r = Reading(sensor_id="s", sensor_type="traffic_signal", seq=0, ts=5, fields={})
     assert PointBuilder().line(r) == "traffic_signal,sensor_id=s seq=0i 5"
+
+
+def test_float_field_keeps_its_value_and_non_finite_ones_are_left_out() -> None:
+    r = Reading(
+        sensor_id="s",
+        sensor_type="m",
+        seq=1,
+        ts=2,
+        fields={"a": -0.0, "b": 1e300, "c": -math.inf, "d": 5e-324, "e": math.nan},
+    )
+    assert PointBuilder().line(r) == "m,sensor_id=s a=-0.0,b=1e+300,d=5e-324,seq=1i 2"
+
+
+def _record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord("t", 0, offset, 0, 0, b"k", value, None, 1, len(value), ())
+
+
+def test_chunk_groups_points_by_series_in_record_order_and_counts_skips() -> None:
+    def reading(sensor: str, kind: str, seq: int) -> bytes:
+        return encode(Reading(sensor_id=sensor, sensor_type=kind, seq=seq, ts=seq, fields={}))
+
+    metrics = CentralMetrics()
+    handler = TsdbHandler(InfluxWriter(parse({}).influx, metrics, "tsdb"), metrics)
+    values = [
+        reading("b", "air", 0),
+        reading("a", "air", 1),
+        b"{not a reading",
+        reading("b", "air", 2),
+        reading("t", "traffic", 3),
+        reading("a", "air", 4),
+    ]
+    chunk = handler.chunk([_record(i, v) for i, v in enumerate(values)])
+    assert list(chunk.lines) == [
+        "air,sensor_id=b seq=0i 0",
+        "air,sensor_id=b seq=2i 2",
+        "air,sensor_id=a seq=1i 1",
+        "air,sensor_id=a seq=4i 4",
+        "traffic,sensor_id=t seq=3i 3",
+    ]
+    assert chunk.points == {"air": 4, "traffic": 1}
+    assert (
+        metrics.registry.get_sample_value(
+            "citygate_central_records_skipped_total", {"group": "tsdb", "topic": "t"}
+        )
+        == 1
+    )
 
 
 def test_heartbeat_figures_flattened_and_drops_summed() -> None:

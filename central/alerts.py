@@ -8,7 +8,7 @@ so re-delivered readings never raise an alert twice.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -107,7 +107,12 @@ class AlertTracker:
         return seen.add(seq)
 
     def has_open(self, sensor_id: str) -> bool:
-        return bool(self._open.get(sensor_id))
+        return sensor_id in self._open
+
+    @property
+    def open_sensors(self) -> KeysView[str]:
+        """The sensors with at least one open alert (a live view)."""
+        return self._open.keys()
 
     def open_alerts(self, sensor_id: str) -> list[Alert]:
         return [o.alert for o in self._open.get(sensor_id, {}).values()]
@@ -131,6 +136,8 @@ class AlertTracker:
             held.absent += 1
             if held.absent >= self.clear_after:
                 out.append(self._clear(opened, type_, seq, ts))
+        if not opened:  # only sensors with open alerts stay (`open_sensors`)
+            del self._open[sensor.sensor_id]
         return out
 
     def raise_now(self, sensor: SensorRef, finding: Finding, seq: int, ts: int) -> Alert | None:
@@ -163,8 +170,13 @@ class AlertTracker:
 
     def clear(self, sensor_id: str, type_: str, seq: int, ts: int) -> Alert | None:
         """Clear one open alert now (a condition that ended outside the reading stream)."""
-        opened = self._open.get(sensor_id, {})
-        return self._clear(opened, type_, seq, ts) if type_ in opened else None
+        opened = self._open.get(sensor_id)
+        if opened is None or type_ not in opened:
+            return None
+        cleared = self._clear(opened, type_, seq, ts)
+        if not opened:
+            del self._open[sensor_id]
+        return cleared
 
     def _clear(self, opened: dict[str, _Open], type_: str, seq: int, ts: int) -> Alert:
         raised = opened.pop(type_).alert

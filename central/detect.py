@@ -15,6 +15,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -33,7 +34,7 @@ from central.rules import (
     pm25_above_pm10,
 )
 from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateParams
-from edge.reading import FieldValue, Reading
+from edge.reading import FieldValue, Location, Reading
 
 TRAFFIC_SIGNAL = "traffic_signal"
 
@@ -84,7 +85,7 @@ class DetectorConfig:
     default_interval_s: float = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Schema:
     """How one kind of sensor's readings become a value matrix, and which rules see each column."""
 
@@ -95,9 +96,11 @@ class _Schema:
     high: FloatArray
     univariate: IntArray  # columns the univariate detector judges
     flat: IntArray  # columns the flatline rule judges
-    district: tuple[tuple[int, str], ...]  # (column, name) judged against the district
+    district: IntArray  # columns judged against the district
     pm: tuple[int, int] | None  # (pm25, pm10) columns
     per_reading_range: bool  # string fields with allowed values: check each reading
+    # Field sets seen on readings, by their field names in order (see `matrix`).
+    layouts: dict[tuple[str, ...], _Layout | None] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -129,24 +132,65 @@ class _Schema:
                 ],
                 dtype=np.int64,
             ),
-            district=tuple((cols[n], n) for n in district_fields if n in cols),
+            district=np.array([cols[n] for n in district_fields if n in cols], dtype=np.int64),
             pm=(cols["pm25"], cols["pm10"]) if "pm25" in cols and "pm10" in cols else None,
             per_reading_range=any(s.allowed is not None for s in specs.values()),
         )
 
-    def matrix(self, readings: Sequence[Reading]) -> FloatArray:
-        """The readings' numeric fields as rows; missing or non-numeric values are NaN."""
+    def matrix(self, fields: Sequence[Mapping[str, FieldValue]]) -> FloatArray:
+        """The readings' numeric fields as rows; missing or non-numeric values are NaN.
+
+        Readings of one kind nearly always carry the same fields, so a batch whose readings all
+        have the field set of its first one, every field a number, is read in one C-level pass;
+        any other batch field by field.
+        """
+        shape = (len(fields), len(self.names))
+        keys = tuple(fields[0])
+        layout = self.layouts.get(keys)
+        if layout is None and keys not in self.layouts:
+            layout = self.layouts[keys] = _Layout.of(keys, self.names)
+        if layout is not None and set(map(len, fields)) == {len(keys)}:
+            try:
+                flat = msgspec.convert(
+                    list(chain.from_iterable(map(layout.get, fields))), list[float]
+                )
+            except (KeyError, msgspec.ValidationError):
+                pass  # another field set, or a value that is not a number
+            else:
+                values = np.array(flat, dtype=np.float64).reshape(len(fields), len(keys))
+                if layout.complete:
+                    return values
+                out = np.full(shape, math.nan)
+                out[:, layout.cols] = values
+                return out
         if len(self.names) == 1:
             name = self.names[0]
-            raw: list[Any] = [(r.fields.get(name, math.nan),) for r in readings]
+            raw: list[Any] = [(f.get(name, math.nan),) for f in fields]
         else:
             get, blank = itemgetter(*self.names), self.blank
-            raw = [get({**blank, **r.fields}) for r in readings]
+            raw = [get({**blank, **f}) for f in fields]
         if set(map(type, chain.from_iterable(raw))) <= {float, int}:
-            return np.array(raw, dtype=np.float64).reshape(len(readings), len(self.names))
+            return np.array(raw, dtype=np.float64).reshape(shape)
         return np.array([[_as_float(v) for v in row] for row in raw], dtype=np.float64).reshape(
-            len(readings), len(self.names)
+            shape
         )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A field set whose fields are all numeric columns of a schema: read by one itemgetter."""
+
+    get: Callable[[Mapping[str, FieldValue]], tuple[FieldValue, ...]]
+    cols: IntArray  # the column of each field, in the field set's order
+    complete: bool  # every column, in column order
+
+    @classmethod
+    def of(cls, keys: tuple[str, ...], names: tuple[str, ...]) -> _Layout | None:
+        if not keys or not set(keys) <= set(names):
+            return None
+        cols = np.array([names.index(k) for k in keys], dtype=np.int64)
+        get = itemgetter(*keys) if len(keys) > 1 else (lambda f: (f[keys[0]],))
+        return cls(get, cols, keys == names)
 
 
 def _as_float(value: object) -> float:
@@ -156,18 +200,24 @@ def _as_float(value: object) -> float:
 
 
 @dataclass
+class _TrafficRules:
+    """The per-controller state of the traffic-signal rules."""
+
+    stuck: StuckPhase
+    loops: LoopDetectors
+    cycle: CyclePlan
+    counts: CountProfile = field(default_factory=CountProfile)
+
+
+@dataclass
 class _SensorState:
     ref: SensorRef
     interval_s: float
     schema: _Schema
     base: int  # first of this sensor's slots, one per numeric field
+    location: Location | None
+    traffic: _TrafficRules | None  # traffic signals only
     last_seq: int = -1
-    stuck: StuckPhase = field(default_factory=StuckPhase)
-    loops: LoopDetectors = field(default_factory=LoopDetectors)
-    counts: CountProfile = field(default_factory=CountProfile)
-    cycle: CyclePlan = field(default_factory=CyclePlan)
-    # The district consensus group of each of the schema's district columns (-1: no district).
-    groups: tuple[int, ...] = ()
 
 
 class Detector:
@@ -175,8 +225,9 @@ class Detector:
 
     Per-field work runs vectorised over a batch: each sensor owns a block of slots (one per
     numeric field) into numpy state shared by the univariate bank, the flatline rule and the
-    district consensus; Python touches a reading only to read its fields, admit it and track
-    its alerts, and builds a `Finding` only where a vectorised test fired.
+    district consensus; Python touches a reading only to admit it and read its fields, and
+    builds a `Finding` (and consults the alert tracker) only where a vectorised test fired or
+    the sensor has an alert open.
     """
 
     def __init__(
@@ -204,6 +255,8 @@ class Detector:
         self._schemas: dict[tuple[str, tuple[str, ...]], _Schema] = {}
         self._free_blocks: dict[int, list[int]] = {}
         self._next_slot = 0
+        # The district consensus group of each slot (-1: not judged against a district).
+        self._slot_group: IntArray = np.full(256, -1, dtype=np.int64)
 
     def process(self, reading: Reading) -> list[Alert]:
         return self.process_batch([reading])
@@ -214,35 +267,57 @@ class Detector:
         A sensor that appears several times in one batch is judged in rounds, so each of its
         readings sees the state its earlier ones left.
         """
-        admit = self.tracker.admit
-        fresh = [r for r in readings if admit(r.sensor_id, r.seq)]
+        fresh, states = self._admit(readings)
         if not fresh:
             return []
-        states = [self._state(r) for r in fresh]
         found: list[list[Finding] | None] = [None] * len(fresh)
         for members in self._rounds(fresh):
-            by_schema: dict[int, list[int]] = {}
-            for i in members:
-                by_schema.setdefault(id(states[i].schema), []).append(i)
+            schemas = [states[i].schema for i in members]
+            if schemas.count(schemas[0]) == len(schemas):
+                self._judge(fresh, states, members, found)
+                continue
+            by_schema: dict[_Schema, list[int]] = {}
+            for i, schema in zip(members, schemas, strict=True):
+                by_schema.setdefault(schema, []).append(i)
             for idx in by_schema.values():
                 self._judge(fresh, states, idx, found)
+        # The tracker sees the readings of sensors with findings or open alerts (which may
+        # clear); the others leave it nothing to do.
+        tracker = self.tracker
+        opened = tracker.open_sensors
+        watch = {fresh[i].sensor_id for i, f in enumerate(found) if f}.union(opened)
         out: list[Alert] = []
-        tracker, has_open, seen = self.tracker, self.tracker.has_open, self.silence.seen
         for r, st, findings in zip(fresh, states, found, strict=True):
             sensor_id = r.sensor_id
-            busy = has_open(sensor_id)
-            if busy:
+            if sensor_id not in watch:
+                continue
+            if sensor_id in opened:
                 # A reading ends a silence at once: the sensor is plainly talking again.
                 cleared = tracker.clear(sensor_id, "silence", r.seq, r.ts)
                 if cleared is not None:
                     out.append(cleared)
+            out.extend(tracker.update(st.ref, r.seq, r.ts, findings or ()))
+        return out
+
+    def _admit(self, readings: Sequence[Reading]) -> tuple[list[Reading], list[_SensorState]]:
+        """The readings not seen before, with their sensors' state; notes their arrival."""
+        fresh: list[Reading] = []
+        states: list[_SensorState] = []
+        admit, seen, sensors = self.tracker.admit, self.silence.seen, self._sensors
+        for r in readings:
+            sensor_id = r.sensor_id
+            if not admit(sensor_id, r.seq):
+                continue
+            st = sensors.get(sensor_id)
+            if st is None or r.location != st.location:
+                st = self._state(r)
+            fresh.append(r)
+            states.append(st)
             # Liveness is about arrival, not the device clock (which may be skewed).
             seen(sensor_id, r.received_ts or r.ts, st.interval_s)
             if r.seq > st.last_seq:
                 st.last_seq = r.seq
-            if findings or busy:  # with neither, the tracker has nothing to do
-                out.extend(tracker.update(st.ref, r.seq, r.ts, findings or ()))
-        return out
+        return fresh, states
 
     def check_silence(self, now_ns: int) -> list[Alert]:
         """Raise a silence alert for every sensor quiet too long at `now_ns` (the consumer's clock)."""
@@ -265,6 +340,7 @@ class Detector:
             self.bank.reset(freed)
             self.flatline.reset(freed)
             self.district.reset(freed)
+            self._slot_group[freed] = -1
             self._free_blocks.setdefault(width, []).append(st.base)
         self.tracker.drop(sensor_id)
         self.silence.forget(sensor_id)
@@ -299,7 +375,7 @@ class Detector:
         """Findings of readings that share a schema, at most one per sensor."""
         schema = states[idx[0]].schema
         rs = [fresh[i] for i in idx]
-        values = schema.matrix(rs)
+        values = schema.matrix([r.fields for r in rs])
         ts = np.array([r.ts for r in rs], dtype=np.int64)
         slots = np.array([states[i].base for i in idx], dtype=np.int64)[:, None] + np.arange(
             len(schema.names)
@@ -314,7 +390,9 @@ class Detector:
         if cols.size:
             sel = present[:, cols]
             rows, which = np.nonzero(sel)
-            scores = self.bank.update(slots[:, cols][sel], values[:, cols][sel], ts[rows])
+            # One value per slot (one reading per sensor), finite, slots allocated: the bank's
+            # step needs no sorting into rounds.
+            scores = self.bank.step(slots[:, cols][sel], values[:, cols][sel], ts[rows])
             threshold = self.config.anomaly_threshold
             for j in np.flatnonzero(scores >= threshold).tolist():
                 row, name = int(rows[j]), schema.names[cols[which[j]]]
@@ -355,10 +433,7 @@ class Detector:
             for row in np.flatnonzero(above).tolist():
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
-            groups = np.array([states[i].groups for i in idx], dtype=np.int64)
-            self._district(
-                schema, rs, values, ts, slots, has_pm25 & (groups[:, 0] >= 0), groups, add
-            )
+            self._district(schema, rs, values, ts, slots, has_pm25, add)
         self._traffic(rs, [states[i] for i in idx], add)
         for row, finding in hits:
             i = idx[row]
@@ -374,23 +449,30 @@ class Detector:
         values: FloatArray,
         ts: IntArray,
         slots: IntArray,
-        located: npt.NDArray[np.bool_],
-        groups: IntArray,
+        has_pm25: npt.NDArray[np.bool_],
         add: Callable[[int, Finding], None],
     ) -> None:
-        for j, (col, name) in enumerate(schema.district):
-            rows = np.flatnonzero(located & np.isfinite(values[:, col]))
-            if not rows.size:
-                continue
-            hit, med, others = self.district.check_batch(
-                slots[rows, col], groups[rows, j], ts[rows], values[rows, col]
+        """Every district field of every located monitor with a PM2.5 value, in one call."""
+        cols = schema.district
+        if not cols.size:
+            return
+        keys = slots[:, cols]
+        groups = self._slot_group[keys]
+        sel = (groups >= 0) & np.isfinite(values[:, cols]) & has_pm25[:, None]
+        rows, which = np.nonzero(sel)
+        if not rows.size:
+            return
+        hit, med, others = self.district.check_batch(
+            keys[sel], groups[sel], ts[rows], values[:, cols][sel]
+        )
+        for k, m, o in zip(hit.tolist(), med.tolist(), others.tolist(), strict=True):
+            row, col = int(rows[k]), int(cols[which[k]])
+            loc = rs[row].location
+            district = loc.district if loc else ""
+            add(
+                row,
+                self.district.finding(schema.names[col], float(values[row, col]), district, m, o),
             )
-            for k, m, o in zip(hit.tolist(), med.tolist(), others.tolist(), strict=True):
-                row = int(rows[k])
-                value = float(values[row, col])
-                loc = rs[row].location
-                district = loc.district if loc else ""
-                add(row, self.district.finding(name, value, district, m, o))
 
     def _traffic(
         self,
@@ -400,19 +482,21 @@ class Detector:
     ) -> None:
         tolerance = self.config.cycle_tolerance
         for row, (r, st) in enumerate(zip(rs, states, strict=True)):
-            if r.sensor_type != TRAFFIC_SIGNAL:
+            rules = st.traffic
+            if rules is None:
                 continue
             fields = r.fields
             for finding in (
                 *conflicting_greens(fields),
-                *st.stuck.check(r.ts, fields),
-                *st.cycle.check(r.ts, fields, tolerance),
-                *st.loops.check(r.ts, fields),
-                *st.counts.check(r.ts, fields, ("intensity",)),
+                *rules.stuck.check(r.ts, fields),
+                *rules.cycle.check(r.ts, fields, tolerance),
+                *rules.loops.check(r.ts, fields),
+                *rules.counts.check(r.ts, fields, ("intensity",)),
             ):
                 add(row, finding)
 
     def _state(self, r: Reading) -> _SensorState:
+        """The reading's sensor state: made on its first reading, updated when it moves."""
         st = self._sensors.get(r.sensor_id)
         district = r.location.district if r.location else ""
         if st is None:
@@ -432,36 +516,51 @@ class Detector:
                 schema = _Schema.build(numeric, specs, self.district.fields)
                 self._schemas[(r.sensor_type, numeric)] = schema
             cfg = self.config
+            traffic = (
+                _TrafficRules(
+                    stuck=StuckPhase(factor=cfg.stuck_phase_cycles),
+                    loops=LoopDetectors(
+                        cycles=cfg.loop_stuck_cycles, expected_zero=cfg.loop_expected_zero
+                    ),
+                    cycle=CyclePlan(plan_s=self.cycle_plans.get(r.sensor_id)),
+                )
+                if r.sensor_type == TRAFFIC_SIGNAL
+                else None
+            )
             st = _SensorState(
                 ref=SensorRef(r.sensor_id, r.sensor_type, district),
                 interval_s=interval,
                 schema=schema,
                 base=self._block(len(numeric)),
-                stuck=StuckPhase(factor=cfg.stuck_phase_cycles),
-                loops=LoopDetectors(
-                    cycles=cfg.loop_stuck_cycles, expected_zero=cfg.loop_expected_zero
-                ),
-                cycle=CyclePlan(plan_s=self.cycle_plans.get(r.sensor_id)),
+                location=r.location,
+                traffic=traffic,
             )
-            st.groups = self._groups(schema, district)
+            self._set_groups(st, district)
             self._sensors[r.sensor_id] = st
-        elif district and st.ref.district != district:
-            st.ref = SensorRef(r.sensor_id, r.sensor_type, district)
-            st.groups = self._groups(st.schema, district)
+        else:
+            st.location = r.location
+            if district and st.ref.district != district:
+                st.ref = SensorRef(r.sensor_id, r.sensor_type, district)
+                self._set_groups(st, district)
         return st
 
-    def _groups(self, schema: _Schema, district: str) -> tuple[int, ...]:
-        if not schema.district:
-            return (-1,)
-        return tuple(
-            self.district.group(district, name) if district else -1 for _, name in schema.district
-        )
+    def _set_groups(self, st: _SensorState, district: str) -> None:
+        cols = st.schema.district
+        self._slot_group[st.base + cols] = [
+            self.district.group(district, st.schema.names[c]) if district else -1
+            for c in cols.tolist()
+        ]
 
     def _block(self, width: int) -> int:
-        """The first of `width` consecutive free slots."""
+        """The first of `width` consecutive free slots (allocated in the per-slot state)."""
         free = self._free_blocks.get(width)
         if free:
             return free.pop()
         base = self._next_slot
         self._next_slot += width
+        self.bank.ensure(self._next_slot)
+        if self._next_slot > self._slot_group.size:
+            grown = np.full(max(self._next_slot, 2 * self._slot_group.size), -1, dtype=np.int64)
+            grown[: self._slot_group.size] = self._slot_group
+            self._slot_group = grown
         return base

@@ -154,62 +154,72 @@ class UnivariateBank:
         t = np.asarray(ts, dtype=np.int64)
         if s.size == 0:
             return np.empty(0)
+        finite = np.isfinite(v)
+        if not finite.all():
+            out = np.zeros(s.size)
+            keep = np.flatnonzero(finite)
+            out[keep] = self.update(s[keep], v[keep], t[keep])
+            return out
         self.ensure(int(s.max()) + 1)
         # Each round holds at most one value per slot, so rounds can be applied vectorised.
         order = np.argsort(s, kind="stable")
         sorted_s = s[order]
         starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
         if starts.size == s.size:
-            return self._step(s, v, t)
+            return self.step(s, v, t)
         rank = np.empty(s.size, dtype=np.int64)
         rank[order] = np.arange(s.size) - np.repeat(starts, np.diff(np.r_[starts, s.size]))
         out = np.empty(s.size)
         for r in range(int(rank.max()) + 1):
             sel = np.flatnonzero(rank == r)
-            out[sel] = self._step(s[sel], v[sel], t[sel])
+            out[sel] = self.step(s[sel], v[sel], t[sel])
         return out
 
-    def _step(self, s: IntArray, x: FloatArray, t: IntArray) -> FloatArray:
+    def step(self, s: IntArray, x: FloatArray, t: IntArray) -> FloatArray:
+        """`update` for slots that are distinct, within capacity, and finite values."""
         p = self.params
-        finite = np.isfinite(x)
-        if not finite.all():
-            out = np.zeros(s.size)
-            keep = np.flatnonzero(finite)
-            out[keep] = self._step(s[keep], x[keep], t[keep])
-            return out
-
         n = self.count[s]
         first = n == 0
         level = np.where(first, x, self.level[s])
         lspread = self.level_spread[s]
-        bucket = (t % _DAY_NS) * p.tod_buckets // _DAY_NS
-        tod = self.tod[s, bucket]
+        # The 2-D profile and ring are addressed through flat views: one-dimensional gathers
+        # and scatters cost a fraction of (row, column) ones.
+        at_tod = s * p.tod_buckets + (t % _DAY_NS) * p.tod_buckets // _DAY_NS
+        tod_flat = self.tod.reshape(-1)
+        tod = tod_flat[at_tod]
         tspread = self.tod_spread[s]
         has_tod = np.isfinite(tod)
+        tn = self.tod_seen[s]
+        warmup = self.warmup[s]
+        cooldown = self.cooldown[s]
 
         # Residuals against each forecast, in units of that forecast's spread; a spread floor
         # relative to the level keeps a perfectly flat stream from dividing by zero.
         floor = 1e-3 * np.abs(level) + _TINY
         e_level = x - level
-        z_level = e_level / np.maximum(lspread, floor)
+        lscale = np.maximum(lspread, floor)
+        z_level = e_level / lscale
         e_tod = np.where(has_tod, x - tod, 0.0)
-        z_tod = e_tod / np.maximum(tspread, floor)
-        use_tod = has_tod & (self.tod_seen[s] >= p.warmup) & (tspread < lspread)
+        tscale = np.maximum(tspread, floor)
+        z_tod = e_tod / tscale
+        use_tod = has_tod & (tn >= p.warmup) & (tspread < lspread)
         z = np.where(use_tod, z_tod, z_level)
         drift = self.drift[s]
-        drift = drift + p.drift_alpha * (np.clip(z, -p.clip, p.clip) - drift)
+        drift = drift + p.drift_alpha * (np.minimum(np.maximum(z, -p.clip), p.clip) - drift)
         # An EWMA of unit-variance residuals has variance alpha / (2 - alpha): rescale to unit.
         drift_z = drift * np.sqrt((2.0 - p.drift_alpha) / p.drift_alpha)
         surprise = np.log1p(np.maximum(np.abs(z), np.abs(drift_z)))
 
         # Anomaly likelihood: the mean surprise of the last few values against its long run.
-        pos = n % p.short_window
-        recent_sum = self.recent_sum[s] - self.recent[s, pos] + surprise
-        self.recent[s, pos] = surprise
+        at_recent = s * p.short_window + n % p.short_window
+        recent_flat = self.recent.reshape(-1)
+        recent_sum = self.recent_sum[s] - recent_flat[at_recent] + surprise
+        recent_flat[at_recent] = surprise
         short = recent_sum / np.minimum(n + 1, p.short_window)
         mean, var = self.lik_mean[s], self.lik_var[s]
         likelihood = (short - mean) / np.sqrt(var + 1e-6)
-        la = np.maximum(p.long_alpha, 1.0 / (n + 1.0))
+        learn = 1.0 / (n + 1.0)
+        la = np.maximum(p.long_alpha, learn)
         delta = short - mean
         self.lik_mean[s] = mean + la * delta
         self.lik_var[s] = (1.0 - la) * (var + la * delta * delta)
@@ -226,21 +236,18 @@ class UnivariateBank:
             np.maximum(novelty / p.novelty_scale, likelihood / p.likelihood_scale), 0.0
         )
         score = units / (1.0 + units)
-        score = np.where((n >= self.warmup[s]) & (self.cooldown[s] == 0), score, 0.0)
-        self.cooldown[s] = np.where(
-            score >= p.alarm, p.refractory, np.maximum(self.cooldown[s] - 1, 0)
-        )
+        score = np.where((n >= warmup) & (cooldown == 0), score, 0.0)
+        self.cooldown[s] = np.where(score >= p.alarm, p.refractory, np.maximum(cooldown - 1, 0))
 
         # Learn: Huber-clipped updates so a spike barely moves the baseline, a shift does.
-        lim_l = p.clip * np.maximum(lspread, floor)
-        self.level[s] = level + p.level_alpha * np.clip(e_level, -lim_l, lim_l)
-        sa = np.maximum(p.scale_alpha, 1.0 / (n + 1.0))
+        lim_l = p.clip * lscale
+        self.level[s] = level + p.level_alpha * np.minimum(np.maximum(e_level, -lim_l), lim_l)
+        sa = np.maximum(p.scale_alpha, learn)
         self.level_spread[s] = lspread + sa * (np.minimum(np.abs(e_level), lim_l) - lspread)
-        lim_t = p.clip * np.maximum(tspread, floor)
-        self.tod[s, bucket] = np.where(
-            has_tod, tod + p.tod_alpha * np.clip(e_tod, -lim_t, lim_t), x
+        lim_t = p.clip * tscale
+        tod_flat[at_tod] = np.where(
+            has_tod, tod + p.tod_alpha * np.minimum(np.maximum(e_tod, -lim_t), lim_t), x
         )
-        tn = self.tod_seen[s]
         ta = np.maximum(p.scale_alpha, 1.0 / (tn + 1.0))
         self.tod_spread[s] = np.where(
             has_tod, tspread + ta * (np.minimum(np.abs(e_tod), lim_t) - tspread), tspread
@@ -285,5 +292,5 @@ def score_streams(
     out = np.zeros((len(streams), width))
     for i in range(width):
         live = np.flatnonzero(lengths > i)
-        out[live, i] = bank._step(live, vals[live, i], stamps[live, i])
+        out[live, i] = bank.update(live, vals[live, i], stamps[live, i])
     return [out[k, : lengths[k]] for k in range(len(streams))]

@@ -1,15 +1,14 @@
 """Alerts and their lifecycle: raised once, held with hysteresis, cleared when the condition ends.
 
 Rules and detectors report `Finding`s per reading; the `AlertTracker` turns them into alert
-transitions keyed by (sensor, type) and skips readings whose (sensor, seq) it has already seen,
-so re-delivered readings never raise an alert twice.
+transitions keyed by (sensor, type). Re-delivered readings are skipped before they get here
+(`central.detect.Detector`), so they never raise an alert twice.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, KeysView
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -66,22 +65,6 @@ class _Open:
     absent: int = 0
 
 
-@dataclass
-class _SeenSeqs:
-    """The most recent seqs of one sensor; bounded so a long-lived consumer stays small."""
-
-    capacity: int
-    seqs: OrderedDict[int, None] = field(default_factory=OrderedDict)
-
-    def add(self, seq: int) -> bool:
-        if seq in self.seqs:
-            return False
-        self.seqs[seq] = None
-        if len(self.seqs) > self.capacity:
-            self.seqs.popitem(last=False)
-        return True
-
-
 class AlertTracker:
     """Raised/cleared transitions per (sensor, type), with hysteresis on clearing.
 
@@ -89,22 +72,11 @@ class AlertTracker:
     finding (or by `clear_sensor_type` from a clock-driven rule such as silence).
     """
 
-    def __init__(self, clear_after: int = 3, seen_capacity: int = 4096) -> None:
+    def __init__(self, clear_after: int = 3) -> None:
         if clear_after < 1:
             raise ValueError(f"clear_after={clear_after}: expected at least 1")
         self.clear_after = clear_after
-        self._seen_capacity = seen_capacity
         self._open: dict[str, dict[str, _Open]] = {}
-        self._seen: dict[str, _SeenSeqs] = {}
-
-    def admit(self, sensor_id: str, seq: int) -> bool:
-        """True the first time (sensor_id, seq) is offered; False for a duplicate."""
-        seen = self._seen.get(sensor_id)
-        if seen is None:
-            seen = self._seen[sensor_id] = _SeenSeqs(self._seen_capacity)
-        elif seq in seen.seqs:  # the common duplicate test without a call
-            return False
-        return seen.add(seq)
 
     def has_open(self, sensor_id: str) -> bool:
         return sensor_id in self._open
@@ -191,4 +163,3 @@ class AlertTracker:
     def drop(self, sensor_id: str) -> None:
         """Forget a sensor (its partition moved to another consumer)."""
         self._open.pop(sensor_id, None)
-        self._seen.pop(sensor_id, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -78,6 +79,8 @@ class DetectorConfig:
     # Silence: k × the interval the sensor actually reports at, never below the floor.
     silence_k: float = 5.0
     silence_floor_s: float = 10.0
+    # Duplicates: the seqs of a sensor's latest `seen_seqs` readings are remembered.
+    seen_seqs: int = 4096
     stuck_phase_cycles: float = 1.5
     cycle_tolerance: float = 0.1
     loop_stuck_cycles: float = 1.5
@@ -212,12 +215,15 @@ class _TrafficRules:
 @dataclass
 class _SensorState:
     ref: SensorRef
+    index: int  # the sensor's key in per-sensor arrays (silence)
     interval_s: float
     schema: _Schema
     base: int  # first of this sensor's slots, one per numeric field
     location: Location | None
     traffic: _TrafficRules | None  # traffic signals only
     last_seq: int = -1
+    # The seqs of the latest readings, oldest first: a seq among them is a duplicate.
+    seqs: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
 
 class Detector:
@@ -252,6 +258,8 @@ class Detector:
         )
         self.district = DistrictConsensus()
         self._sensors: dict[str, _SensorState] = {}
+        self._by_index: list[_SensorState | None] = []
+        self._free_indices: list[int] = []
         self._schemas: dict[tuple[str, tuple[str, ...]], _Schema] = {}
         self._free_blocks: dict[int, list[int]] = {}
         self._next_slot = 0
@@ -270,8 +278,14 @@ class Detector:
         fresh, states = self._admit(readings)
         if not fresh:
             return []
+        keys = np.array([st.index for st in states], dtype=np.int64)
+        # Liveness is about arrival, not the device clock (which may be skewed).
+        arrival = np.array([r.received_ts or r.ts for r in fresh], dtype=np.int64)
+        interval = np.array([st.interval_s for st in states])
         found: list[list[Finding] | None] = [None] * len(fresh)
         for members in self._rounds(fresh):
+            at = np.array(members, dtype=np.int64)
+            self.silence.seen(keys[at], arrival[at], interval[at])
             schemas = [states[i].schema for i in members]
             if schemas.count(schemas[0]) == len(schemas):
                 self._judge(fresh, states, members, found)
@@ -300,30 +314,31 @@ class Detector:
         return out
 
     def _admit(self, readings: Sequence[Reading]) -> tuple[list[Reading], list[_SensorState]]:
-        """The readings not seen before, with their sensors' state; notes their arrival."""
+        """The readings not seen before (by sensor and seq), with their sensors' state."""
         fresh: list[Reading] = []
         states: list[_SensorState] = []
-        admit, seen, sensors = self.tracker.admit, self.silence.seen, self._sensors
+        sensors, capacity = self._sensors, self.config.seen_seqs
         for r in readings:
-            sensor_id = r.sensor_id
-            if not admit(sensor_id, r.seq):
+            st = sensors.get(r.sensor_id) or self._state(r)
+            seq, seqs = r.seq, st.seqs
+            if seq in seqs:
                 continue
-            st = sensors.get(sensor_id)
-            if st is None or r.location != st.location:
-                st = self._state(r)
+            seqs[seq] = None
+            if len(seqs) > capacity:
+                seqs.popitem(last=False)
+            if r.location != st.location:
+                self._state(r)
+            if seq > st.last_seq:
+                st.last_seq = seq
             fresh.append(r)
             states.append(st)
-            # Liveness is about arrival, not the device clock (which may be skewed).
-            seen(sensor_id, r.received_ts or r.ts, st.interval_s)
-            if r.seq > st.last_seq:
-                st.last_seq = r.seq
         return fresh, states
 
     def check_silence(self, now_ns: int) -> list[Alert]:
         """Raise a silence alert for every sensor quiet too long at `now_ns` (the consumer's clock)."""
         out = []
-        for sensor_id, finding in self.silence.silent(now_ns):
-            st = self._sensors.get(sensor_id)
+        for key, finding in self.silence.silent(now_ns):
+            st = self._by_index[key]
             if st is None:
                 continue
             alert = self.tracker.raise_now(st.ref, finding, st.last_seq, now_ns)
@@ -342,8 +357,10 @@ class Detector:
             self.district.reset(freed)
             self._slot_group[freed] = -1
             self._free_blocks.setdefault(width, []).append(st.base)
+            self.silence.forget(st.index)
+            self._by_index[st.index] = None
+            self._free_indices.append(st.index)
         self.tracker.drop(sensor_id)
-        self.silence.forget(sensor_id)
 
     @property
     def sensors(self) -> int:
@@ -527,8 +544,10 @@ class Detector:
                 if r.sensor_type == TRAFFIC_SIGNAL
                 else None
             )
+            index = self._free_indices.pop() if self._free_indices else len(self._by_index)
             st = _SensorState(
                 ref=SensorRef(r.sensor_id, r.sensor_type, district),
+                index=index,
                 interval_s=interval,
                 schema=schema,
                 base=self._block(len(numeric)),
@@ -537,6 +556,10 @@ class Detector:
             )
             self._set_groups(st, district)
             self._sensors[r.sensor_id] = st
+            if index == len(self._by_index):
+                self._by_index.append(st)
+            else:
+                self._by_index[index] = st
         else:
             st.location = r.location
             if district and st.ref.district != district:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -509,57 +509,87 @@ class SilenceWatch:
     `block` readings (robust to the odd gap or burst); until then the expected (catalog)
     interval given to `seen` stands. Silence is never judged below `floor_s`, so network jitter
     on a fast device is not an outage.
+
+    Sensors are small int keys the caller allocates; state lives in arrays, so `seen` takes a
+    batch of arrivals (each key at most once per call).
     """
 
     def __init__(self, k: float = 5.0, floor_s: float = 10.0, block: int = 16) -> None:
         self.k = k
         self.floor_s = floor_s
         self.block = block
-        # sensor -> [last arrival ns, interval s, inter-arrival times (ns) of the current block]
-        self._last: dict[str, list[Any]] = {}
+        self._known = np.zeros(0, dtype=bool)
+        self._last = np.zeros(0, dtype=np.int64)  # last arrival, ns
+        self._interval = np.zeros(0)  # s
+        self._gaps = np.zeros((0, block), dtype=np.int64)  # inter-arrival ns, current block
+        self._filled = np.zeros(0, dtype=np.int64)  # gaps in the current block
 
-    def seen(self, sensor_id: str, ts: int, interval_s: float) -> None:
-        st = self._last.get(sensor_id)
-        if st is None:
-            self._last[sensor_id] = [ts, interval_s, []]
+    def _ensure(self, keys: IntArray) -> None:
+        size = self._known.size
+        need = int(keys.max()) + 1 if keys.size else 0
+        if need <= size:
             return
-        if ts <= st[0]:
-            return
-        gaps = st[2]
-        gaps.append(ts - st[0])
-        st[0] = ts
-        if len(gaps) >= self.block:
-            gaps.sort()
-            st[1] = gaps[len(gaps) // 2] / _NS
-            gaps.clear()
+        grown = max(need, 2 * size, 64)
+        for name in ("_known", "_last", "_interval", "_gaps", "_filled"):
+            old = getattr(self, name)
+            fresh = np.zeros((grown, *old.shape[1:]), dtype=old.dtype)
+            fresh[:size] = old
+            setattr(self, name, fresh)
 
-    def interval_s(self, sensor_id: str) -> float | None:
+    def seen(self, keys: IntArray, ts: IntArray, interval_s: FloatArray) -> None:
+        """Arrivals at `ts` (ns) of the sensors `keys`, expected every `interval_s`."""
+        self._ensure(keys)
+        known, last = self._known[keys], self._last[keys]
+        first = keys[~known]
+        self._known[first] = True
+        self._last[first] = ts[~known]
+        self._interval[first] = interval_s[~known]
+        later = known & (ts > last)
+        k = keys[later]
+        if not k.size:
+            return
+        filled = self._filled[k]
+        self._gaps[k, filled] = ts[later] - last[later]
+        self._last[k] = ts[later]
+        filled += 1
+        full = filled >= self.block
+        if full.any():
+            done = k[full]
+            self._interval[done] = np.sort(self._gaps[done], axis=1)[:, self.block // 2] / _NS
+            filled[full] = 0
+        self._filled[k] = filled
+
+    def interval_s(self, key: int) -> float | None:
         """The interval the sensor is judged against (learned, or the expected one)."""
-        st = self._last.get(sensor_id)
-        return None if st is None else float(st[1])
+        if key >= self._known.size or not self._known[key]:
+            return None
+        return float(self._interval[key])
 
-    def forget(self, sensor_id: str) -> None:
-        self._last.pop(sensor_id, None)
+    def forget(self, key: int) -> None:
+        if key < self._known.size:
+            self._known[key] = False
+            self._filled[key] = 0
 
-    def silent(self, now_ns: int) -> list[tuple[str, Finding]]:
-        """(sensor_id, finding) for every sensor silent too long at `now_ns`."""
-        found = []
-        k, floor_s = self.k, self.floor_s
-        for sensor_id, (ts, interval_s, _) in self._last.items():
-            quiet_s = (now_ns - ts) / _NS
-            if quiet_s > k * interval_s and quiet_s > floor_s:
-                found.append(
-                    (
-                        sensor_id,
-                        Finding(
-                            "silence",
-                            "warning",
-                            quiet_s,
-                            f"no reading for {quiet_s:.0f}s (it reports every {interval_s:g}s)",
-                        ),
-                    )
-                )
-        return found
+    def silent(self, now_ns: int) -> list[tuple[int, Finding]]:
+        """(key, finding) for every sensor silent too long at `now_ns`."""
+        keys = np.flatnonzero(self._known)
+        quiet = (now_ns - self._last[keys]) / _NS
+        interval = self._interval[keys]
+        hit = (quiet > self.k * interval) & (quiet > self.floor_s)
+        return [
+            (
+                key,
+                Finding(
+                    "silence",
+                    "warning",
+                    quiet_s,
+                    f"no reading for {quiet_s:.0f}s (it reports every {interval_s:g}s)",
+                ),
+            )
+            for key, quiet_s, interval_s in zip(
+                keys[hit].tolist(), quiet[hit].tolist(), interval[hit].tolist(), strict=True
+            )
+        ]
 
 
 class DistrictConsensus:

@@ -23,21 +23,6 @@ def test_raised_once_held_then_cleared_after_hysteresis() -> None:
     assert transitions[7] == []
 
 
-def test_duplicate_seq_is_skipped() -> None:
-    tracker = AlertTracker()
-    assert tracker.admit("aq-1", 5)
-    assert not tracker.admit("aq-1", 5)
-    assert tracker.admit("aq-2", 5)
-
-
-def test_seen_window_is_bounded() -> None:
-    tracker = AlertTracker(seen_capacity=3)
-    for seq in range(5):
-        assert tracker.admit("aq-1", seq)
-    assert not tracker.admit("aq-1", 4)
-    assert tracker.admit("aq-1", 0)  # forgotten: only the recent seqs are remembered
-
-
 def test_raise_now_and_clear_leave_other_alerts_alone() -> None:
     tracker = AlertTracker(clear_after=1)
     tracker.update(REF, 1, 10, [HOT])

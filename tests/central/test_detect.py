@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
-from central.detect import Detector
+from central.detect import Detector, DetectorConfig
 from edge.catalog import Catalog, load_catalog
 from edge.reading import FieldValue, Location, Reading
 
@@ -38,6 +39,24 @@ def test_clean_stream_raises_nothing_and_faults_raise(catalog: Catalog) -> None:
     assert {"pm25_above_pm10", "anomaly:pm25"} <= {a.type for a in raised}
     assert all(a.state == "raised" and a.district == "north" for a in raised)
     assert det.process(_aq(300, pm25=80.0, pm10=20.0)) == []  # duplicate (sensor, seq)
+
+
+def test_duplicate_seq_is_skipped_per_sensor(catalog: Catalog) -> None:
+    det = Detector(catalog)
+    first = _aq(5, pm25=80.0)
+    assert [a.type for a in det.process(first)] == ["pm25_above_pm10"]
+    assert det.process(first) == []
+    assert det.process_batch([first, msgspec.structs.replace(first, sensor_id="aq-2")]) != []
+
+
+def test_seen_window_is_bounded(catalog: Catalog) -> None:
+    det = Detector(catalog, DetectorConfig(seen_seqs=3))
+    for seq in range(5):
+        det.process(_aq(seq))
+    [dup, old] = [_aq(4, pm25=80.0), _aq(0, pm25=80.0)]
+    assert det.process(dup) == []
+    # Forgotten: only the recent seqs are remembered, so seq 0 is judged again.
+    assert [a.type for a in det.process(old)] == ["pm25_above_pm10"]
 
 
 def test_conflicting_greens_from_a_traffic_reading(catalog: Catalog) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from central import rules
@@ -143,21 +144,29 @@ def test_counts_off_profile() -> None:
     ]
 
 
+def _arrive(watch: rules.SilenceWatch, keys: list[int], ts: int, interval_s: float) -> None:
+    n = len(keys)
+    watch.seen(np.array(keys), np.full(n, ts, dtype=np.int64), np.full(n, interval_s))
+
+
 def test_silence_driven_by_clock() -> None:
     watch = rules.SilenceWatch(k=3)
-    watch.seen("aq-1", 0, interval_s=60)
+    _arrive(watch, [7], 0, interval_s=60)
     assert watch.silent(150 * S) == []
     [(sensor, finding)] = watch.silent(200 * S)
-    assert (sensor, finding.type) == ("aq-1", "silence")
+    assert (sensor, finding.type, finding.value) == (7, "silence", 200.0)
+    watch.forget(7)
+    assert watch.silent(200 * S) == [] and watch.interval_s(7) is None
 
 
 def test_silence_relative_to_the_learned_interval_with_a_floor() -> None:
     watch = rules.SilenceWatch(k=5, floor_s=10, block=16)
     for i in range(17):  # a device the catalog says reports each minute sends every second
-        watch.seen("aq-1", i * S, interval_s=60)
-    assert watch.interval_s("aq-1") == 1.0
+        _arrive(watch, [0, 1], i * S, interval_s=60)
+    _arrive(watch, [0], 16 * S, interval_s=60)  # not later than the last arrival: ignored
+    assert watch.interval_s(0) == 1.0
     assert watch.silent(26 * S) == []  # 10 s quiet: the floor, not 5 x 1 s
-    assert [s for s, _ in watch.silent(27 * S)] == ["aq-1"]
+    assert [s for s, _ in watch.silent(27 * S)] == [0, 1]
 
 
 def _aq(sensor: str, ts: int, pm25: float) -> Reading:

@@ -39,6 +39,7 @@ from deploy.local import Stack
 from edge.reading import Location, Reading, encode
 
 BUCKET = "citygate-bench"
+TSDB_SETTINGS = ("max_records", "lines_per_request", "concurrent_requests")  # bench options
 
 
 def readings(sensors: int, total: int) -> list[bytes]:
@@ -119,8 +120,8 @@ class Usage:
         }
 
 
-async def writer_alone(values: list[bytes]) -> dict[str, Any]:
-    cfg = parse({"influx": {"bucket": BUCKET}})
+async def writer_alone(values: list[bytes], tsdb: dict[str, int]) -> dict[str, Any]:
+    cfg = parse({"influx": {"bucket": BUCKET}, "tsdb": tsdb})
     metrics = CentralMetrics()
     writer = InfluxWriter(
         cfg.influx,
@@ -152,7 +153,7 @@ async def writer_alone(values: list[bytes]) -> dict[str, Any]:
     }
 
 
-async def end_to_end(values: list[bytes]) -> dict[str, Any]:
+async def end_to_end(values: list[bytes], tsdb: dict[str, int]) -> dict[str, Any]:
     conn = connections.load()
     topic = f"bench.tsdb.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap)
@@ -179,7 +180,7 @@ async def end_to_end(values: list[bytes]) -> dict[str, Any]:
             {
                 "run": ["tsdb"],
                 "influx": {"bucket": BUCKET},
-                "tsdb": {"group_id": f"bench-{topic}", "topics": [topic]},
+                "tsdb": {"group_id": f"bench-{topic}", "topics": [topic], **tsdb},
             }
         )
         service = CentralService(cfg)
@@ -217,17 +218,24 @@ def main() -> None:
     parser.add_argument("--sensors", type=int, default=2000)
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=Path("bench/results/tsdb.json"))
+    for key in TSDB_SETTINGS:
+        parser.add_argument(
+            f"--{key.replace('_', '-')}", type=int, help="tsdb setting (default: its default)"
+        )
     args = parser.parse_args()
     ensure_bucket()
     values = readings(args.sensors, args.readings)
-    alone = asyncio.run(writer_alone(values))
+    given = vars(args)
+    tsdb = {k: given[k] for k in TSDB_SETTINGS if given[k] is not None}
+    alone = asyncio.run(writer_alone(values, tsdb))
     print(f"writer alone: {alone}")
-    e2e = asyncio.run(end_to_end(values))
+    e2e = asyncio.run(end_to_end(values, tsdb))
     print(f"end to end (Kafka -> tsdb group -> InfluxDB): {e2e}")
     result = {
         "what": "tsdb group: Kafka records -> InfluxDB points (6 float fields + seq, 3 tags)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "sensors": args.sensors,
+        "tsdb_settings_given": tsdb,
         "writer_alone": alone,
         "end_to_end": e2e,
         "target_points_per_s": 100_000,

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Final
 
+import msgspec
+
 FieldValue = float | int | str | bool | None
 
 _MEASUREMENT: Final = str.maketrans({",": "\\,", " ": "\\ ", "\n": " ", "\r": " ", "\t": " "})
@@ -23,6 +25,7 @@ _KEY: Final = str.maketrans(
 )
 _STRING: Final = str.maketrans({'"': '\\"', "\\": "\\\\", "\n": " ", "\r": " "})
 _KEY_SPECIAL: Final = frozenset(", =\n\r\t\\")
+_JSON: Final = msgspec.json.Encoder()
 
 
 def escape_measurement(name: str) -> str:
@@ -80,3 +83,25 @@ def line(series: str, fields: Mapping[str, FieldValue], time_ns: int) -> str | N
     if not parts:
         return None
     return f"{series} {','.join(parts)} {time_ns}"
+
+
+def plain_fields(fields: Mapping[str, FieldValue]) -> str | None:
+    """`k=v,...` for fields that are all finite numbers or booleans under plain names, else None.
+
+    Formatting floats one by one costs more than the rest of a point; msgspec's JSON encoder does
+    them all at once, and JSON's number and boolean forms are line protocol's float and boolean
+    forms (a number without the `i` suffix is a float). What JSON would write differently is
+    ruled out on its output: escapes, strings (`:"`), NaN and infinities (`null`), and names with
+    a space, comma or equals sign. The caller formats those fields one by one.
+    """
+    text = _JSON.encode(fields).decode()
+    if (
+        "\\" in text
+        or ':"' in text
+        or "null" in text
+        or " " in text
+        or "=" in text
+        or text.count(",") != max(len(fields) - 1, 0)
+    ):
+        return None
+    return text[1:-1].replace('":', "=").replace('"', "")

@@ -15,7 +15,7 @@ from aiokafka import TopicPartition
 
 from central.consumer import Record, skip_record
 from central.influx_writer import Chunk, InfluxWriter, Wait
-from central.line_protocol import escape_key, quote_string, series_key
+from central.line_protocol import escape_key, plain_fields, quote_string, series_key
 from central.metrics import CentralMetrics
 from edge.reading import Reading
 from edge.reading import decode as decode_reading
@@ -45,6 +45,9 @@ class PointBuilder:
 
     def fields_and_time(self, r: Reading) -> str:
         """What follows the series key in the point: ` fields time`."""
+        fields = plain_fields(r.fields)
+        if fields is not None:
+            return f" {fields},seq={r.seq}i {r.ts}" if fields else f" seq={r.seq}i {r.ts}"
         keys = self._keys
         parts = []
         for name, v in r.fields.items():

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 from aiokafka.structs import ConsumerRecord
 
 from central.config import parse
 from central.influx_writer import InfluxWriter
-from central.line_protocol import escape_key, escape_measurement, field_text, line, series_key
+from central.line_protocol import (
+    escape_key,
+    escape_measurement,
+    field_text,
+    line,
+    plain_fields,
+    series_key,
+)
 from central.liveness import GatewayStatus, flatten_figures, status_line
 from central.metrics import CentralMetrics
 from central.tsdb import PointBuilder, TsdbHandler
@@ -84,6 +92,42 @@ def test_reading_without_location_or_gateway_has_only_sensor_tag() -> None:
     assert PointBuilder().line(r) == "traffic_signal,sensor_id=s seq=0i 5"
 
 
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        (
+            {"pm25": 12.5, "count": 3, "ok": True, "off": False},
+            "pm25=12.5,count=3,ok=true,off=false",
+        ),
+        (
+            {"a": 1e300, "b": 5e-324, "c": -0.0, "d": 2**70},
+            "a=1e300,b=5e-324,c=-0.0,d=1180591620717411303424",
+        ),
+        ({}, ""),
+        ({"a": 1.0, "b": math.nan}, None),
+        ({"a": math.inf}, None),
+        ({"state": "green"}, None),
+        ({"a b": 1.0}, None),
+        ({"a,b": 1.0, "c": 2.0}, None),
+        ({"a=b": 1.0}, None),
+        ({'a"b': 1.0}, None),
+        ({"a\\": 1.0}, None),
+        ({"new\nline": 1.0}, None),
+    ],
+)
+def test_plain_fields_only_when_json_text_is_line_protocol(
+    fields: dict[str, float | int | str | bool], text: str | None
+) -> None:
+    assert plain_fields(fields) == text
+
+
+def test_plain_and_field_by_field_forms_are_the_same_points() -> None:
+    fields: dict[str, float | int | str | bool] = {"a": 0.1, "b": 7, "c": True, "d": -2.5e-8}
+    slow = line("m", fields, 1)
+    assert slow == "m a=0.1,b=7.0,c=true,d=-2.5e-08 1"
+    assert plain_fields(fields) == "a=0.1,b=7,c=true,d=-2.5e-8"  # 7 is a float in line protocol
+
+
 def test_float_field_keeps_its_value_and_non_finite_ones_are_left_out() -> None:
     r = Reading(
         sensor_id="s",
@@ -93,6 +137,8 @@ def test_float_field_keeps_its_value_and_non_finite_ones_are_left_out() -> None:
         fields={"a": -0.0, "b": 1e300, "c": -math.inf, "d": 5e-324, "e": math.nan},
     )
     assert PointBuilder().line(r) == "m,sensor_id=s a=-0.0,b=1e+300,d=5e-324,seq=1i 2"
+    r = msgspec.structs.replace(r, fields={"a": -0.0, "b": 1e300, "d": 5e-324})
+    assert PointBuilder().line(r) == "m,sensor_id=s a=-0.0,b=1e300,d=5e-324,seq=1i 2"
 
 
 def _record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:

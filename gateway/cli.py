@@ -9,8 +9,6 @@ from pathlib import Path
 import click
 
 from deploy import logs
-from deploy.local.kafka import metadata_ok
-from deploy.local.mosquitto import mqtt_connack
 from deploy.settings import ConfigError
 from gateway import config as gateway_config
 from gateway.config import GatewayConfig
@@ -51,6 +49,11 @@ def run(config_path: Path, json_logs: bool) -> None:
 @config_option
 def check(config_path: Path) -> None:
     """Validate the configuration and test connectivity to everything it names."""
+    # Imported here: the local-stack modules (and the TLS certificate library they use) would
+    # add about 12 MB to every `gateway run` on a Raspberry Pi, which never needs them.
+    from deploy.local.kafka import metadata_ok
+    from deploy.local.mosquitto import mqtt_connack
+
     cfg = _load(config_path)
     problems = []
     click.echo(f"config: ok (gateway_id {cfg.gateway_id})")

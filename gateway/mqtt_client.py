@@ -1,51 +1,81 @@
-"""paho's MQTT client with a read buffer under it.
+"""paho's MQTT client over a buffered socket.
 
 paho reads every packet with at least three recv() calls (one byte of packet type, the length a
 byte at a time, then the body) and goes back to select() after each packet. Draining a backlog
-of small QoS 1 readings, that is most of the gateway's CPU. This client takes up to 64 KiB from
-the socket at once and hands paho its bytes from memory, and parses every whole packet it holds
-before it returns to select(). Measured in bench/results/gateway.md.
+of small QoS 1 readings, that is most of the gateway's CPU. Here the socket paho is given reads
+up to 64 KiB at once and hands out its bytes from memory, and each pass of paho's loop parses
+every whole packet that one read brought before it goes back to select() and writes the
+PUBACKs that are due. Bytes left in the buffer are reported through `pending()`, the hook paho
+already uses for TLS records it has decrypted but not yet read, so select() does not wait on
+data that is already here. Measured in bench/results/gateway.md.
 
-It overrides two of paho's methods, `_sock_recv` (private) and `loop_read` (public), so
-pyproject.toml pins paho-mqtt to the 2.x line these were read from; tests/gateway covers
-packets split across reads, reconnects and end of stream.
+It overrides two paho methods, `_create_socket` (private) and `loop_read` (public), read from
+paho-mqtt 2.2; pyproject.toml keeps paho on the 2.x line, and tests/gateway/test_mqtt_client.py
+feeds the client real MQTT bytes cut at every kind of boundary.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
 READ_SIZE = 64 * 1024
 
 
-class BufferedClient(mqtt.Client):
-    # The unparsed bytes of the connection `_rbuf_sock`, from `_rbuf_pos` on.
-    _rbuf = b""
-    _rbuf_pos = 0
-    _rbuf_sock: object = None
+class BufferedSocket:
+    """A connected socket (plain or TLS) with a read buffer; everything else passes through."""
 
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._sock is not self._rbuf_sock:  # a new connection: nothing of the old one is kept
-            self._rbuf, self._rbuf_pos, self._rbuf_sock = b"", 0, self._sock
-        if self._rbuf_pos >= len(self._rbuf):
-            # paho's own recv: would-block, TLS and closed-socket errors keep their meaning.
-            data = super()._sock_recv(max(bufsize, READ_SIZE))
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+        self.reads = 0  # socket reads so far
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._buf):
+            # Would-block, TLS and connection errors reach paho as from the socket itself.
+            data = self._sock.recv(max(bufsize, READ_SIZE))
+            self.reads += 1
             if not data:
                 return data  # end of stream: paho reports the connection lost
-            self._rbuf, self._rbuf_pos = data, 0
-        start = self._rbuf_pos
-        self._rbuf_pos = min(start + bufsize, len(self._rbuf))
-        return self._rbuf[start : self._rbuf_pos]
+            self._buf, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + bufsize, len(self._buf))
+        return self._buf[start : self._pos]
 
     def buffered(self) -> int:
-        """Bytes read from the socket that paho has not parsed yet."""
-        return len(self._rbuf) - self._rbuf_pos if self._sock is self._rbuf_sock else 0
+        return len(self._buf) - self._pos
+
+    def pending(self) -> int:
+        """Bytes readable without waiting: ours, and a TLS socket's decrypted ones."""
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return self.buffered() + int(inner)
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class BufferedClient(mqtt.Client):
+    def _create_socket(self) -> Any:
+        return BufferedSocket(super()._create_socket())
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        # select() cannot see bytes already in the buffer: parse them all before returning.
+        sock = self._sock
+        if not isinstance(sock, BufferedSocket):
+            return super().loop_read(max_packets)
+        reads = sock.reads
         rc = super().loop_read(max_packets)
+        # Parse the rest of what the last read brought. Stop once a packet needed another read,
+        # so PUBACKs and pings go out between reads however fast the broker sends.
         while (
-            rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self.buffered()
+            rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            and sock.buffered()
+            and sock.reads <= reads + 1
+            and self._sock is not None  # not disconnected by what was parsed
         ):
             rc = super().loop_read(max_packets)
         return rc

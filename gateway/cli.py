@@ -57,9 +57,17 @@ def check(config_path: Path) -> None:
     cfg = _load(config_path)
     problems = []
     click.echo(f"config: ok (gateway_id {cfg.gateway_id})")
-    if cfg.mqtt is not None:
-        ok = mqtt_connack(cfg.mqtt.host, cfg.mqtt.port)
-        click.echo(f"mqtt {cfg.mqtt.host}:{cfg.mqtt.port}: {'ok' if ok else 'unreachable'}")
+    if (m := cfg.mqtt) is not None:
+        ok = mqtt_connack(
+            m.host,
+            m.port,
+            tls=m.tls is not None,
+            ca_file=m.tls.ca_file if m.tls else None,
+            username=m.username,
+            password=m.password(),
+        )
+        how = f"{'TLS, ' if m.tls else ''}{'user ' + m.username if m.username else 'anonymous'}"
+        click.echo(f"mqtt {m.host}:{m.port} ({how}): {'ok' if ok else 'unreachable or refused'}")
         problems += [] if ok else ["mqtt"]
     ok = asyncio.run(metadata_ok(cfg.kafka.bootstrap))
     click.echo(f"kafka {cfg.kafka.bootstrap}: {'ok' if ok else 'unreachable'}")

@@ -145,12 +145,13 @@ def mqtt_connack(
     port: int,
     timeout: float = 3.0,
     *,
+    tls: bool = False,
     ca_file: Path | None = None,
     username: str | None = None,
     password: str | None = None,
 ) -> bool:
     """True when the broker answers an MQTT v5 CONNECT with a successful CONNACK (over TLS
-    verified against `ca_file` when given)."""
+    when `tls` or `ca_file` is given, verified against `ca_file` or the system's CA store)."""
     done = threading.Event()
     ok: list[bool] = []
 
@@ -164,8 +165,8 @@ def mqtt_connack(
     client.on_connect = on_connect
     if username is not None:
         client.username_pw_set(username, password)
-    if ca_file is not None:
-        client.tls_set(ca_certs=str(ca_file))
+    if tls or ca_file is not None:
+        client.tls_set(ca_certs=str(ca_file) if ca_file is not None else None)
     try:
         client.connect(host, port, keepalive=5)
     except OSError:

@@ -3,6 +3,8 @@ reach Kafka, and a wrong password or an untrusted CA is reported, never a crash 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -122,3 +124,30 @@ def test_an_untrusted_ca_is_reported(tmp_path: Path, connections: Connections) -
     line = assert_reported_not_crashed(gw, [real])
     assert "level='error'" in line
     assert "is not trusted" in line and str(other.ca_cert) in line
+
+
+def test_gateway_check_connects_the_way_the_gateway_does(
+    tmp_path: Path, connections: Connections
+) -> None:
+    """`citygate gateway check` uses the configured TLS and credentials, and tells a refused
+    login from a working one."""
+    citygate = str(Path(sys.executable).with_name("citygate"))
+
+    def check(folder: Path, **changes: Any) -> str:
+        folder.mkdir()
+        gw = tls_gateway(folder, connections, "tcheck", **changes)
+        done = subprocess.run(
+            [citygate, "gateway", "check", "--config", str(gw.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.stdout + done.stderr
+
+    good = check(tmp_path / "good")
+    assert f"(TLS, user {connections.mqtt_username}): ok" in good
+    wrong = tmp_path / "wrong.secret"
+    certs.write_secret(wrong, b"not-the-password")
+    bad = check(tmp_path / "bad", password_file=wrong)
+    assert "unreachable or refused" in bad
+    assert "not-the-password" not in bad

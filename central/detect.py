@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -222,8 +222,23 @@ class _SensorState:
     location: Location | None
     traffic: _TrafficRules | None  # traffic signals only
     last_seq: int = -1
-    # The seqs of the latest readings, oldest first: a seq among them is a duplicate.
-    seqs: OrderedDict[int, None] = field(default_factory=OrderedDict)
+    # The seqs of the latest readings (a seq among them is a duplicate), and their order.
+    seqs: set[int] = field(default_factory=set)
+    seq_order: deque[int] = field(default_factory=deque)
+
+
+@dataclass
+class _Batch:
+    """The admitted readings of one `process_batch` call, their columns and their findings."""
+
+    readings: list[Reading]
+    states: list[_SensorState]
+    ts: IntArray
+    bases: IntArray  # each reading's first slot
+    found: list[list[Finding] | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.found = [None] * len(self.readings)
 
 
 class Detector:
@@ -261,6 +276,8 @@ class Detector:
         self._by_index: list[_SensorState | None] = []
         self._free_indices: list[int] = []
         self._schemas: dict[tuple[str, tuple[str, ...]], _Schema] = {}
+        self._kinds: dict[str, tuple[_Schema, float]] = {}  # catalog types
+        self._district_groups: dict[tuple[str, _Schema], IntArray] = {}
         self._free_blocks: dict[int, list[int]] = {}
         self._next_slot = 0
         # The district consensus group of each slot (-1: not judged against a district).
@@ -278,23 +295,29 @@ class Detector:
         fresh, states = self._admit(readings)
         if not fresh:
             return []
+        batch = _Batch(
+            fresh,
+            states,
+            ts=np.array([r.ts for r in fresh], dtype=np.int64),
+            bases=np.array([st.base for st in states], dtype=np.int64),
+        )
         keys = np.array([st.index for st in states], dtype=np.int64)
         # Liveness is about arrival, not the device clock (which may be skewed).
         arrival = np.array([r.received_ts or r.ts for r in fresh], dtype=np.int64)
         interval = np.array([st.interval_s for st in states])
-        found: list[list[Finding] | None] = [None] * len(fresh)
         for members in self._rounds(fresh):
             at = np.array(members, dtype=np.int64)
             self.silence.seen(keys[at], arrival[at], interval[at])
             schemas = [states[i].schema for i in members]
             if schemas.count(schemas[0]) == len(schemas):
-                self._judge(fresh, states, members, found)
+                self._judge(batch, members)
                 continue
             by_schema: dict[_Schema, list[int]] = {}
             for i, schema in zip(members, schemas, strict=True):
                 by_schema.setdefault(schema, []).append(i)
             for idx in by_schema.values():
-                self._judge(fresh, states, idx, found)
+                self._judge(batch, idx)
+        found = batch.found
         # The tracker sees the readings of sensors with findings or open alerts (which may
         # clear); the others leave it nothing to do.
         tracker = self.tracker
@@ -323,9 +346,11 @@ class Detector:
             seq, seqs = r.seq, st.seqs
             if seq in seqs:
                 continue
-            seqs[seq] = None
-            if len(seqs) > capacity:
-                seqs.popitem(last=False)
+            seqs.add(seq)
+            order = st.seq_order
+            order.append(seq)
+            if len(order) > capacity:
+                seqs.remove(order.popleft())
             if r.location != st.location:
                 self._state(r)
             if seq > st.last_seq:
@@ -382,21 +407,14 @@ class Detector:
             rounds[k].append(i)
         return rounds
 
-    def _judge(
-        self,
-        fresh: Sequence[Reading],
-        states: Sequence[_SensorState],
-        idx: list[int],
-        found: list[list[Finding] | None],
-    ) -> None:
+    def _judge(self, batch: _Batch, idx: list[int]) -> None:
         """Findings of readings that share a schema, at most one per sensor."""
-        schema = states[idx[0]].schema
-        rs = [fresh[i] for i in idx]
+        schema = batch.states[idx[0]].schema
+        rs = [batch.readings[i] for i in idx]
+        at = np.array(idx, dtype=np.int64)
         values = schema.matrix([r.fields for r in rs])
-        ts = np.array([r.ts for r in rs], dtype=np.int64)
-        slots = np.array([states[i].base for i in idx], dtype=np.int64)[:, None] + np.arange(
-            len(schema.names)
-        )
+        ts = batch.ts[at]
+        slots = batch.bases[at][:, None] + np.arange(len(schema.names))
         present = np.isfinite(values)
         hits: list[tuple[int, Finding]] = []  # (row, finding), in rule order
 
@@ -451,7 +469,8 @@ class Detector:
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
             self._district(schema, rs, values, ts, slots, has_pm25, add)
-        self._traffic(rs, [states[i] for i in idx], add)
+        self._traffic(rs, [batch.states[i] for i in idx], add)
+        found = batch.found
         for row, finding in hits:
             i = idx[row]
             bucket = found[i]
@@ -517,21 +536,7 @@ class Detector:
         st = self._sensors.get(r.sensor_id)
         district = r.location.district if r.location else ""
         if st is None:
-            stype = self.catalog.get(r.sensor_type)
-            specs: Mapping[str, FieldSpecLike] = stype.fields if stype else {}
-            interval = stype.interval_s if stype else self.config.default_interval_s
-            if specs:
-                numeric = tuple(n for n, s in specs.items() if s.kind in ("float", "int"))
-            else:
-                numeric = tuple(
-                    n
-                    for n, v in r.fields.items()
-                    if isinstance(v, int | float) and not isinstance(v, bool)
-                )
-            schema = self._schemas.get((r.sensor_type, numeric))
-            if schema is None:
-                schema = _Schema.build(numeric, specs, self.district.fields)
-                self._schemas[(r.sensor_type, numeric)] = schema
+            schema, interval = self._kind(r)
             cfg = self.config
             traffic = (
                 _TrafficRules(
@@ -550,7 +555,7 @@ class Detector:
                 index=index,
                 interval_s=interval,
                 schema=schema,
-                base=self._block(len(numeric)),
+                base=self._block(len(schema.names)),
                 location=r.location,
                 traffic=traffic,
             )
@@ -567,12 +572,42 @@ class Detector:
                 self._set_groups(st, district)
         return st
 
+    def _kind(self, r: Reading) -> tuple[_Schema, float]:
+        """The schema and expected reporting interval of the reading's sensor type."""
+        known = self._kinds.get(r.sensor_type)
+        if known is not None:
+            return known
+        stype = self.catalog.get(r.sensor_type)
+        specs: Mapping[str, FieldSpecLike] = stype.fields if stype else {}
+        interval = stype.interval_s if stype else self.config.default_interval_s
+        if specs:
+            numeric = tuple(n for n, s in specs.items() if s.kind in ("float", "int"))
+        else:  # a type the catalog does not know: the numeric fields this sensor sends
+            numeric = tuple(
+                n
+                for n, v in r.fields.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+        schema = self._schemas.get((r.sensor_type, numeric))
+        if schema is None:
+            schema = _Schema.build(numeric, specs, self.district.fields)
+            self._schemas[(r.sensor_type, numeric)] = schema
+        if stype is not None:
+            self._kinds[r.sensor_type] = (schema, interval)
+        return schema, interval
+
     def _set_groups(self, st: _SensorState, district: str) -> None:
-        cols = st.schema.district
-        self._slot_group[st.base + cols] = [
-            self.district.group(district, st.schema.names[c]) if district else -1
-            for c in cols.tolist()
-        ]
+        key = (district, st.schema)
+        groups = self._district_groups.get(key)
+        if groups is None:
+            groups = self._district_groups[key] = np.array(
+                [
+                    self.district.group(district, st.schema.names[c]) if district else -1
+                    for c in st.schema.district.tolist()
+                ],
+                dtype=np.int64,
+            )
+        self._slot_group[st.base + st.schema.district] = groups
 
     def _block(self, width: int) -> int:
         """The first of `width` consecutive free slots (allocated in the per-slot state)."""

@@ -278,22 +278,25 @@ class Flatline:
         last, run, seen, rate, low = st["last"], st["run"], st["seen"], st["rate"], st["low"]
         longest = st["longest"]
         same = last[keys] == values
-        ended = np.where(same, 0.0, run[keys])
-        runs = np.where(same, run[keys] + 1.0, 1.0)
+        before = run[keys]
+        ended = np.where(same, 0.0, before)
+        runs = np.where(same, before + 1.0, 1.0)
         last[keys] = values
         run[keys] = runs
         learning = runs < self.min_run
         count = np.minimum(seen[keys] + learning, self.horizon)
         old = rate[keys]
-        rate[keys] = np.where(learning, old + (same - old) / np.maximum(count, 1.0), old)
+        new_rate = np.where(learning, old + (same - old) / np.maximum(count, 1.0), old)
+        rate[keys] = new_rate
         seen[keys] = count
-        p = np.clip(rate[keys], 1e-12, self.max_rate)
+        p = np.minimum(np.maximum(new_rate, 1e-12), self.max_rate)
         need = np.maximum(self.min_run, self.log_eps / np.log(p))
         need = np.where(count >= self.learn, need, self.n)
         # Repeats cluster where a value changes slowly against its resolution, so the longest
         # unflagged run seen so far (times `margin`) is a floor too.
-        longest[keys] = np.maximum(longest[keys], np.where(ended < need, ended, 0.0))
-        need = np.maximum(need, self.margin * longest[keys])
+        longest_run = np.maximum(longest[keys], np.where(ended < need, ended, 0.0))
+        longest[keys] = longest_run
+        need = np.maximum(need, self.margin * longest_run)
         floor = np.minimum(low[keys], values)
         low[keys] = floor
         return np.where((runs >= need) & (values > floor), runs, 0.0)
@@ -658,7 +661,11 @@ class DistrictConsensus:
         wanted = np.zeros(len(self._groups._ids) + 1, dtype=bool)  # index -1: no group
         wanted[groups] = True
         members = np.flatnonzero(wanted[group.astype(np.int64)] & (last_ts >= horizon))
-        order = members[np.lexsort((value[members], group[members]))]
+        # Sorted by group, then value: a stable sort by group of the value order.
+        by_value = members[np.argsort(value[members])]
+        # (Group ids that fit 16 bits get numpy's radix sort.)
+        narrow = np.int16 if len(self._groups._ids) < 2**15 else np.int64
+        order = by_value[np.argsort(group[by_value].astype(narrow), kind="stable")]
         sorted_groups = group[order]
         starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
         counts = np.diff(np.r_[starts, order.size])

@@ -216,7 +216,6 @@ class _TrafficRules:
 class _SensorState:
     ref: SensorRef
     index: int  # the sensor's key in per-sensor arrays (silence)
-    interval_s: float
     schema: _Schema
     base: int  # first of this sensor's slots, one per numeric field
     location: Location | None
@@ -304,10 +303,9 @@ class Detector:
         keys = np.array([st.index for st in states], dtype=np.int64)
         # Liveness is about arrival, not the device clock (which may be skewed).
         arrival = np.array([r.received_ts or r.ts for r in fresh], dtype=np.int64)
-        interval = np.array([st.interval_s for st in states])
         for members in self._rounds(fresh):
             at = np.array(members, dtype=np.int64)
-            self.silence.seen(keys[at], arrival[at], interval[at])
+            self.silence.seen(keys[at], arrival[at])
             schemas = [states[i].schema for i in members]
             if schemas.count(schemas[0]) == len(schemas):
                 self._judge(batch, members)
@@ -469,7 +467,8 @@ class Detector:
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
             self._district(schema, rs, values, ts, slots, has_pm25, add)
-        self._traffic(rs, [batch.states[i] for i in idx], add)
+        if batch.states[idx[0]].traffic is not None:  # one schema, one sensor type
+            self._traffic(rs, [batch.states[i] for i in idx], add)
         found = batch.found
         for row, finding in hits:
             i = idx[row]
@@ -553,13 +552,13 @@ class Detector:
             st = _SensorState(
                 ref=SensorRef(r.sensor_id, r.sensor_type, district),
                 index=index,
-                interval_s=interval,
                 schema=schema,
                 base=self._block(len(schema.names)),
                 location=r.location,
                 traffic=traffic,
             )
             self._set_groups(st, district)
+            self.silence.expect(index, interval)
             self._sensors[r.sensor_id] = st
             if index == len(self._by_index):
                 self._by_index.append(st)

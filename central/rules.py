@@ -527,9 +527,8 @@ class SilenceWatch:
         self._gaps = np.zeros((0, block), dtype=np.int64)  # inter-arrival ns, current block
         self._filled = np.zeros(0, dtype=np.int64)  # gaps in the current block
 
-    def _ensure(self, keys: IntArray) -> None:
+    def _ensure(self, need: int) -> None:
         size = self._known.size
-        need = int(keys.max()) + 1 if keys.size else 0
         if need <= size:
             return
         grown = max(need, 2 * size, 64)
@@ -539,14 +538,19 @@ class SilenceWatch:
             fresh[:size] = old
             setattr(self, name, fresh)
 
-    def seen(self, keys: IntArray, ts: IntArray, interval_s: FloatArray) -> None:
-        """Arrivals at `ts` (ns) of the sensors `keys`, expected every `interval_s`."""
-        self._ensure(keys)
+    def expect(self, key: int, interval_s: float) -> None:
+        """A new sensor, expected to report every `interval_s` until its interval is learned."""
+        self._ensure(key + 1)
+        self._known[key] = False
+        self._filled[key] = 0
+        self._interval[key] = interval_s
+
+    def seen(self, keys: IntArray, ts: IntArray) -> None:
+        """Arrivals at `ts` (ns) of the sensors `keys` (each announced by `expect`)."""
         known, last = self._known[keys], self._last[keys]
         first = keys[~known]
         self._known[first] = True
         self._last[first] = ts[~known]
-        self._interval[first] = interval_s[~known]
         later = known & (ts > last)
         k = keys[later]
         if not k.size:

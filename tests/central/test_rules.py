@@ -144,14 +144,15 @@ def test_counts_off_profile() -> None:
     ]
 
 
-def _arrive(watch: rules.SilenceWatch, keys: list[int], ts: int, interval_s: float) -> None:
-    n = len(keys)
-    watch.seen(np.array(keys), np.full(n, ts, dtype=np.int64), np.full(n, interval_s))
+def _arrive(watch: rules.SilenceWatch, keys: list[int], ts: int) -> None:
+    watch.seen(np.array(keys), np.full(len(keys), ts, dtype=np.int64))
 
 
 def test_silence_driven_by_clock() -> None:
     watch = rules.SilenceWatch(k=3)
-    _arrive(watch, [7], 0, interval_s=60)
+    watch.expect(7, interval_s=60)
+    assert watch.silent(10_000 * S) == []  # announced, never heard: not judged
+    _arrive(watch, [7], 0)
     assert watch.silent(150 * S) == []
     [(sensor, finding)] = watch.silent(200 * S)
     assert (sensor, finding.type, finding.value) == (7, "silence", 200.0)
@@ -161,9 +162,11 @@ def test_silence_driven_by_clock() -> None:
 
 def test_silence_relative_to_the_learned_interval_with_a_floor() -> None:
     watch = rules.SilenceWatch(k=5, floor_s=10, block=16)
+    for key in (0, 1):
+        watch.expect(key, interval_s=60)
     for i in range(17):  # a device the catalog says reports each minute sends every second
-        _arrive(watch, [0, 1], i * S, interval_s=60)
-    _arrive(watch, [0], 16 * S, interval_s=60)  # not later than the last arrival: ignored
+        _arrive(watch, [0, 1], i * S)
+    _arrive(watch, [0], 16 * S)  # not later than the last arrival: ignored
     assert watch.interval_s(0) == 1.0
     assert watch.silent(26 * S) == []  # 10 s quiet: the floor, not 5 x 1 s
     assert [s for s, _ in watch.silent(27 * S)] == [0, 1]

@@ -180,7 +180,11 @@ class UnivariateBank:
         p = self.params
         n = self.count[s]
         first = n == 0
-        level = np.where(first, x, self.level[s])
+        if first.any():
+            # A stream's first value is its level and its whole seen range (novelty 0).
+            fresh = s[first]
+            self.level[fresh] = self.high[fresh] = self.low[fresh] = x[first]
+        level = self.level[s]
         lspread = self.level_spread[s]
         # The 2-D profile and ring are addressed through flat views: one-dimensional gathers
         # and scatters cost a fraction of (row, column) ones.
@@ -225,10 +229,9 @@ class UnivariateBank:
         self.lik_var[s] = (1.0 - la) * (var + la * delta * delta)
 
         # Novelty: the excursion beyond the range seen so far, as a fraction of that range.
-        high = np.where(first, x, self.high[s])
-        low = np.where(first, x, self.low[s])
+        high, low = self.high[s], self.low[s]
         width = np.maximum(high - low, floor)
-        novelty = np.where(first, 0.0, np.maximum(x - high, low - x) / width)
+        novelty = np.maximum(x - high, low - x) / width
         self.high[s] = np.maximum(high - p.range_decay * (high - level), x)
         self.low[s] = np.minimum(low + p.range_decay * (level - low), x)
 

@@ -671,8 +671,8 @@ class DistrictConsensus:
         narrow = np.int16 if len(self._groups._ids) < 2**15 else np.int64
         order = by_value[np.argsort(group[by_value].astype(narrow), kind="stable")]
         sorted_groups = group[order]
-        starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-        counts = np.diff(np.r_[starts, order.size])
+        starts = np.flatnonzero(np.concatenate(([True], sorted_groups[1:] != sorted_groups[:-1])))
+        counts = np.diff(starts, append=order.size)
         ids = sorted_groups[starts]
         ranked = value[order]
         med = (ranked[starts + (counts - 1) // 2] + ranked[starts + counts // 2]) / 2.0

@@ -294,6 +294,8 @@ class Detector:
         fresh, states = self._admit(readings)
         if not fresh:
             return []
+        # Once per batch, not per new sensor: a batch of many new sensors grows the bank once.
+        self.bank.ensure(self._next_slot)
         batch = _Batch(
             fresh,
             states,
@@ -609,13 +611,12 @@ class Detector:
         self._slot_group[st.base + st.schema.district] = groups
 
     def _block(self, width: int) -> int:
-        """The first of `width` consecutive free slots (allocated in the per-slot state)."""
+        """The first of `width` consecutive free slots (the bank grows once per batch)."""
         free = self._free_blocks.get(width)
         if free:
             return free.pop()
         base = self._next_slot
         self._next_slot += width
-        self.bank.ensure(self._next_slot)
         if self._next_slot > self._slot_group.size:
             grown = np.full(max(self._next_slot, 2 * self._slot_group.size), -1, dtype=np.int64)
             grown[: self._slot_group.size] = self._slot_group

@@ -45,6 +45,9 @@ TRAFFIC_SIGNAL = "traffic_signal"
 _NOT_UNIVARIATE = re.compile(r"^(cycleLength|split_.*|d\d+_.*|batteryLevel)$")
 # Occupancy is legitimately constant at night and a full battery reads 1.0 for days.
 _NOT_FLATLINE = re.compile(r"(occupancy|batteryLevel)")
+# Field sets remembered per schema: devices of one kind send a few, a bound keeps odd senders
+# from growing the cache.
+_MAX_LAYOUTS = 64
 
 
 class SensorTypeLike(Protocol):
@@ -103,7 +106,7 @@ class _Schema:
     pm: tuple[int, int] | None  # (pm25, pm10) columns
     per_reading_range: bool  # string fields with allowed values: check each reading
     # Field sets seen on readings, by their field names in order (see `matrix`).
-    layouts: dict[tuple[str, ...], _Layout | None] = field(default_factory=dict)
+    layouts: dict[tuple[str, ...], _Layout] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -150,8 +153,10 @@ class _Schema:
         shape = (len(fields), len(self.names))
         keys = tuple(fields[0])
         layout = self.layouts.get(keys)
-        if layout is None and keys not in self.layouts:
-            layout = self.layouts[keys] = _Layout.of(keys, self.names)
+        if layout is None:
+            layout = _Layout.of(keys, self.names)
+            if layout is not None and len(self.layouts) < _MAX_LAYOUTS:
+                self.layouts[keys] = layout
         if layout is not None and set(map(len, fields)) == {len(keys)}:
             try:
                 flat = msgspec.convert(

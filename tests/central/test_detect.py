@@ -138,3 +138,27 @@ def test_drop_frees_slots_for_reuse(catalog: Catalog) -> None:
     det.drop("aq-1")
     det.process(_aq(2))
     assert det.sensors == 1 and det.bank.count[: len(catalog.get("air_quality").fields)].max() == 1
+
+
+def test_field_matrix_fast_path_matches_field_by_field(catalog: Catalog) -> None:
+    from central.detect import _Schema
+
+    stype = catalog.get("air_quality")
+    assert stype is not None
+    specs = stype.fields
+    names = tuple(n for n, s in specs.items() if s.kind in ("float", "int"))
+    schema = _Schema.build(names, specs, ("pm25",))
+    same = [{"pm25": 1.0, "pm10": 2}, {"pm25": 3.5, "pm10": 4.0}]
+    mixed = [*same, {"pm10": 5.0}, {"pm25": True, "pm10": "6"}, {"pm25": 7.0, "other": 1.0}]
+    for batch in (same, mixed):
+        got = schema.matrix(batch)
+        want = np.array(
+            [
+                [
+                    float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
+                    for v in (f.get(n, np.nan) for n in names)
+                ]
+                for f in batch
+            ]
+        )
+        np.testing.assert_array_equal(got, want)

@@ -42,6 +42,9 @@ class MQTTSource(_Section):
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     max_payload_bytes: int = 65536
+    # Readings handed to the journal per group commit: bounds the gateway's memory when a
+    # backlog arrives faster than it is written (bench/results/gateway.md).
+    max_batch: int = Field(2000, ge=1)
 
     def password(self) -> str | None:
         if self.password_env:

@@ -142,9 +142,14 @@ class MQTTSourceRunner:
             await self._wake.wait()
             self._wake.clear()
             with self._lock:
-                batch = list(self._queue)
-                self._queue.clear()
-                self._wake_pending = False
+                # At most max_batch at once: a backlog that arrives faster than the journal
+                # writes it would otherwise be decoded and framed all at once, in memory.
+                n = min(len(self._queue), self.cfg.max_batch)
+                batch = [self._queue.popleft() for _ in range(n)]
+                more = bool(self._queue)
+                self._wake_pending = more
+            if more:
+                self._wake.set()  # the rest is the next batch
             if not batch:
                 continue
             self.metrics.messages_in.labels("mqtt").inc(len(batch))

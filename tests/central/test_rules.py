@@ -53,17 +53,24 @@ def test_conflicting_greens_is_critical() -> None:
     assert rules.conflicting_greens({**clean, "conflictMonitor": True})[0].severity == "critical"
 
 
-def test_cycle_off_plan_learned_per_hour_or_given() -> None:
+def test_cycle_off_plan_learned_per_quarter_hour_and_day_type_or_given() -> None:
     plan = rules.CyclePlan(min_days=2)
     day = 86_400 * S
-    # Learned per hour of day, trusted only once that hour was seen on two days.
-    for d in range(2):
-        for i in range(20):
-            assert plan.check(d * day + 8 * 3600 * S + i * 90 * S, {"cycleLength": 90}) == []
-    at_eight = 2 * day + 8 * 3600 * S
-    assert plan.check(at_eight, {"cycleLength": 92}) == []
-    assert types(plan.check(at_eight, {"cycleLength": 140})) == ["cycle_off_plan"]
-    assert plan.check(2 * day + 17 * 3600 * S, {"cycleLength": 140}) == []  # hour not learned
+    monday = 4 * day  # 1970-01-05
+    # A rush hour: a new timing plan every quarter hour, the same on every weekday.
+    rush = {8 * 3600: 60, 8 * 3600 + 900: 90, 8 * 3600 + 1800: 120}
+    for d in range(2):  # Monday and Tuesday
+        for start, cycle in rush.items():
+            for i in range(10):
+                at = monday + d * day + start * S + i * 90 * S
+                assert plan.check(at, {"cycleLength": cycle}) == []
+    wednesday = monday + 2 * day
+    for start, cycle in rush.items():  # each quarter has its own plan: none is off
+        assert plan.check(wednesday + start * S, {"cycleLength": cycle + 2}) == []
+    assert types(plan.check(wednesday + 8 * 3600 * S, {"cycleLength": 120})) == ["cycle_off_plan"]
+    assert plan.check(wednesday + 17 * 3600 * S, {"cycleLength": 140}) == []  # not learned
+    saturday = monday + 5 * day  # its own day plan, not yet learned
+    assert plan.check(saturday + 8 * 3600 * S, {"cycleLength": 120}) == []
     given = rules.CyclePlan(plan_s=60).check(0, {"cycleLength": 90})
     assert types(given) == ["cycle_off_plan"]
 

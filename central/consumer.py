@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, TypeAlias
 
+import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -20,6 +21,8 @@ from aiokafka.structs import ConsumerRecord
 from central.config import Group, Kafka
 from central.influx_writer import Wait
 from central.metrics import CentralMetrics
+from edge.reading import Reading
+from edge.reading import decode as decode_reading
 
 log = structlog.get_logger("central.consumer")
 
@@ -37,6 +40,19 @@ def skip_record(metrics: CentralMetrics, group: str, rec: Record, exc: Exception
         offset=rec.offset,
         error=str(exc)[:200],
     )
+
+
+def readings_of(
+    records: Iterable[Record], metrics: CentralMetrics, group: str
+) -> Iterator[tuple[Record, Reading]]:
+    """Each record with its reading; a record that is not a reading is skipped (skip_record)."""
+    for rec in records:
+        try:
+            reading = decode_reading(rec.value or b"")
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            skip_record(metrics, group, rec, exc)
+            continue
+        yield rec, reading
 
 
 class Stopping(Exception):

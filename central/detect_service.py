@@ -12,17 +12,15 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 
-import msgspec
 import structlog
 from aiokafka import TopicPartition
 
 from central.alert_sink import AlertSink
-from central.consumer import Record, skip_record
+from central.consumer import Record, readings_of
 from central.detect import Detector
 from central.influx_writer import Wait
 from central.metrics import CentralMetrics
 from edge.reading import Reading
-from edge.reading import decode as decode_reading
 
 log = structlog.get_logger("central.detect")
 
@@ -47,12 +45,7 @@ class DetectHandler:
 
     async def handle(self, records: Sequence[Record], wait: Wait) -> None:
         readings: list[Reading] = []
-        for rec in records:
-            try:
-                r = decode_reading(rec.value or b"")
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                skip_record(self.metrics, self.name, rec, exc)
-                continue
+        for rec, r in readings_of(records, self.metrics, self.name):
             readings.append(r)
             self._owned[TopicPartition(rec.topic, rec.partition)].add(r.sensor_id)
         alerts = self.detector.process_batch(readings)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import msgspec
 import structlog
 from aiokafka import TopicPartition
 
-from central.consumer import Record, skip_record
+from central.consumer import Record, readings_of
 from central.influx_writer import Chunk, InfluxWriter, Wait
 from central.line_protocol import escape_key, plain_fields, quote_string, series_key
 from central.metrics import CentralMetrics
 from edge.reading import Reading
-from edge.reading import decode as decode_reading
 
 log = structlog.get_logger("central.tsdb")
 
@@ -92,12 +90,7 @@ class TsdbHandler:
         by_series: dict[str, list[str]] = {}
         points: dict[str, int] = {}
         series, rest = self.points.series, self.points.fields_and_time
-        for rec in records:
-            try:
-                r = decode_reading(rec.value or b"")
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                skip_record(self.metrics, self.name, rec, exc)
-                continue
+        for _, r in readings_of(records, self.metrics, self.name):
             key = series(r)
             found = by_series.get(key)
             if found is None:

@@ -63,21 +63,21 @@ class Dashboard:
         )
         self.hub = live.Hub()
 
-    async def _q(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
-        return await run_in_threadpool(self.history.cache.get, key, compute, ttl)
-
     def _get(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
         """A cached InfluxDB answer, from a worker thread."""
         return self.history.cache.get(key, compute, ttl)
+
+    async def _q(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
+        """The same, from the event loop."""
+        return await run_in_threadpool(self._get, key, compute, ttl)
 
     async def encoded(self, key: str, build: Callable[[], Any]) -> bytes:
         """A whole view, assembled and JSON-encoded once per cache period for every browser.
         A 2,000-sensor city takes a few hundred milliseconds of Python to assemble; a request
         that finds the view stale gets the previous bytes at once and a thread assembles anew
         (bench/results/dashboard.json)."""
-        return await run_in_threadpool(
-            self.history.cache.get, f"view:{key}", lambda: msgspec.json.encode(build())
-        )
+        body: bytes = await self._q(f"view:{key}", lambda: msgspec.json.encode(build()))
+        return body
 
     # --- assembled views -------------------------------------------------------------------
 

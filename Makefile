@@ -2,15 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+UV := $(BIN)/uv
+# uv is bootstrapped with pip at the version the lock pins for it (dev group in pyproject.toml).
+UV_VERSION := $(shell sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
+STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint unit integration stack-up stack-down system-deps browser bench clean
+.PHONY: demo test lint lock lock-check unit integration stack-up stack-down system-deps browser bench clean
 
-$(STAMP): pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --progress-bar off -e '.[dev]'
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on "uv==$(UV_VERSION)"
+
+# Exactly what uv.lock says, nothing else; fails when the lock does not match pyproject.toml.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
 	touch $(STAMP)
+
+lock: | $(UV)
+	$(UV) lock
+
+lock-check: | $(UV)
+	$(UV) lock --check
 
 system-deps:
 	bash deploy/local/install-system-deps.sh
@@ -42,7 +54,7 @@ unit: $(STAMP)
 integration: stack-up browser
 	$(BIN)/pytest -m integration
 
-test: lint stack-up browser
+test: lock-check lint stack-up browser
 	$(BIN)/pytest
 
 bench: stack-up

@@ -45,7 +45,7 @@ def _need_browser() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         missing.append(f"{CHROMIUM} (run deploy/local/install-browser.sh)")
     if importlib.util.find_spec("playwright") is None:
-        missing.append("the Python package playwright (pip install playwright)")
+        missing.append("the Python package playwright (make installs it from uv.lock)")
     if missing:
         pytest.fail("browser tests need " + " and ".join(missing), pytrace=False)
 

@@ -76,7 +76,19 @@ def evaluate() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Windows JSON: 'category/name.csv' -> [[start, end], ...].",
 )
-def evaluate_nab(data_dir: Path, labels_file: Path) -> None:
+@click.option(
+    "--cv",
+    is_flag=True,
+    help="Also choose the hyper-parameters by leave-one-category-out cross-validation over "
+    "nab.GRID and print each category's held-out score beside the in-sample one.",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write per-file scores in NAB's results layout "
+    "(<detector>/<category>/<detector>_<file>.csv) under this directory.",
+)
+def evaluate_nab(data_dir: Path, labels_file: Path, cv: bool, results_dir: Path | None) -> None:
     """Score the univariate detector on a NAB-style corpus (standard, low FP, low FN)."""
     try:
         corpus = nab.load_corpus(data_dir, labels_file)
@@ -89,7 +101,7 @@ def evaluate_nab(data_dir: Path, labels_file: Path) -> None:
     scores = nab.univariate_scores(corpus)
     elapsed = time.perf_counter() - started
     detectors = {
-        "citygate-univariate": scores,
+        DETECTOR: scores,
         "null": [nab.null_scores(s) for s in corpus],
         "perfect": [nab.perfect_scores(s) for s in corpus],
     }
@@ -99,17 +111,64 @@ def evaluate_nab(data_dir: Path, labels_file: Path) -> None:
     for label, sc in detectors.items():
         results = nab.score_corpus(corpus, sc)
         click.echo(f"{label:<22}" + "".join(f"{r.normalised:>20.1f}" for r in results))
-        if label == "citygate-univariate":
+        if label == DETECTOR:
             detail = [
                 f"  {r.profile.name}: threshold {r.threshold:.6f}, raw {r.raw:.2f}, "
                 f"TP {r.true_positives}, FP {r.false_positives}, FN {r.false_negatives}"
                 for r in results
             ]
-    click.echo("citygate-univariate at each profile's corpus-optimal threshold:")
+    click.echo(f"{DETECTOR} at each profile's corpus-optimal threshold:")
     click.echo("\n".join(detail))
     click.echo(
         f"detection time: {elapsed:.2f}s ({rows / elapsed:,.0f} rows/s, lock-step over files)"
     )
+    if results_dir is not None:
+        written = nab.write_results(results_dir, corpus, scores, DETECTOR)
+        click.echo(f"wrote {len(written)} files under {results_dir / DETECTOR}")
+    if cv:
+        _cross_validate(corpus)
+
+
+DETECTOR = "citygate-univariate"
+
+
+def _cross_validate(corpus: list[nab.Series]) -> None:
+    grid = nab.grid_params()
+    started = time.perf_counter()
+    by_point = [nab.univariate_scores(corpus, p) for p in grid]
+    folds = nab.cross_validate(corpus, by_point)
+    elapsed = time.perf_counter() - started
+    axes = list(nab.GRID)
+    click.echo(
+        f"\nleave-one-category-out cross-validation over {len(grid)} grid points "
+        f"({', '.join(f'{a} {list(nab.GRID[a])}' for a in axes)}), {elapsed:.1f}s"
+    )
+
+    def chosen(k: int) -> str:
+        return ", ".join(f"{a}={getattr(grid[k], a):g}" for a in axes)
+
+    def cell(value: float | None) -> str:
+        return f"{value:>10.1f}" if value is not None else f"{'-':>10}"
+
+    for cv in folds:
+        click.echo(
+            f"{cv.profile.name}: in-sample {cv.in_sample.normalised:.1f} ({chosen(cv.choice)}, "
+            f"threshold {cv.in_sample.threshold:.6f}); held-out corpus {cv.held_out_corpus:.1f}"
+        )
+        click.echo(
+            f"  {'category':<24}{'files':>6}{'windows':>8}{'in-sample':>10}{'held-out':>10}"
+            f"{'FP':>5}  chosen on the other categories"
+        )
+        for ins, out in zip(cv.in_sample_folds, cv.held_out, strict=True):
+            click.echo(
+                f"  {out.category:<24}{out.files:>6}{out.windows:>8}{cell(ins.normalised)}"
+                f"{cell(out.normalised)}{out.score.false_positives:>5}  {chosen(out.choice)}, "
+                f"threshold {out.threshold:.6f}"
+            )
+        click.echo(
+            f"  {'mean (with windows)':<38}{cell(cv.in_sample_mean)}{cell(cv.held_out_mean)}"
+            f"  gap {cv.in_sample_mean - cv.held_out_mean:.1f}"
+        )
 
 
 @evaluate.command("sim")

@@ -4,16 +4,20 @@ A corpus is a data directory of `<category>/<name>.csv` files (`timestamp,value`
 mapping each `category/name.csv` to its anomaly windows. Implemented from NAB's published rules:
 sigmoid-weighted first detection per window, false positives weighted by their distance from the
 preceding window, one threshold per profile for the whole corpus, normalised null = 0, perfect = 100.
+Also: leave-one-category-out selection of the detector's hyper-parameters (`cross_validate`) and
+per-file scores written in NAB's own results layout (`write_results`).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -297,3 +301,176 @@ def univariate_scores(
     """
     streams = [(s.values, s.timestamps.astype("datetime64[ns]").astype(np.int64)) for s in corpus]
     return score_streams(streams, params, [s.probation for s in corpus])
+
+
+# The hyper-parameter grid of `cross_validate`: every combination is scored, and each fold picks
+# the best on the categories it does not score. Kept small: each point is one pass over the corpus.
+GRID: Mapping[str, Sequence[float]] = {
+    "likelihood_scale": (2.5, 3.13, 4.0),
+    "novelty_scale": (0.04, 0.058, 0.08),
+    "refractory": (30, 60),
+}
+
+
+def grid_params(
+    grid: Mapping[str, Sequence[float]] = GRID, base: UnivariateParams | None = None
+) -> list[UnivariateParams]:
+    """Every combination of the grid's values, over `base` (default: the detector's defaults)."""
+    base = base or UnivariateParams()
+    names = list(grid)
+    combos: list[dict[str, Any]] = [
+        dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())
+    ]
+    return [replace(base, **c) for c in combos]
+
+
+def category_of(series: Series) -> str:
+    """The category a file belongs to: the folder of its `category/name.csv`."""
+    return series.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One category scored by params and a threshold chosen without it (or, in-sample, with it)."""
+
+    profile: Profile
+    category: str
+    files: int
+    windows: int
+    choice: int  # index of the chosen grid point
+    threshold: float
+    score: FileScore  # summed over the category's files
+
+    @property
+    def normalised(self) -> float | None:
+        """NAB's normalised score of the category alone; None if it has no windows."""
+        if not self.windows:
+            return None
+        null = -self.profile.a_fn * self.windows
+        return 100.0 * (self.score.raw - null) / (self.profile.a_tp * self.windows - null)
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """In-sample and leave-one-category-out results of one profile."""
+
+    profile: Profile
+    in_sample: ProfileResult  # the grid point chosen on the whole corpus, at its threshold
+    choice: int
+    in_sample_folds: tuple[HeldOut, ...]  # that choice and threshold, category by category
+    held_out: tuple[HeldOut, ...]  # each category under the choice made on the other four
+    held_out_corpus: float  # the held-out raw scores summed and normalised like the corpus
+
+    @property
+    def in_sample_mean(self) -> float:
+        return _mean(self.in_sample_folds)
+
+    @property
+    def held_out_mean(self) -> float:
+        return _mean(self.held_out)
+
+
+def _mean(folds: Sequence[HeldOut]) -> float:
+    values = [f.normalised for f in folds if f.normalised is not None]
+    return sum(values) / len(values) if values else math.nan
+
+
+def _score_subset(
+    corpus: Sequence[Series],
+    scores: Sequence[FloatArray],
+    idx: Sequence[int],
+    threshold: float,
+    profile: Profile,
+) -> FileScore:
+    parts = [score_file(corpus[i], scores[i] >= threshold, profile) for i in idx]
+    return FileScore(
+        raw=sum(p.raw for p in parts),
+        true_positives=sum(p.true_positives for p in parts),
+        false_positives=sum(p.false_positives for p in parts),
+        false_negatives=sum(p.false_negatives for p in parts),
+    )
+
+
+def _choose(
+    corpus: Sequence[Series],
+    by_point: Sequence[Sequence[FloatArray]],
+    idx: Sequence[int],
+    profile: Profile,
+) -> tuple[int, ProfileResult]:
+    """The grid point (and its threshold) with the best raw score on the files `idx`."""
+    subset = [corpus[i] for i in idx]
+    results = [optimise_threshold(subset, [sc[i] for i in idx], profile) for sc in by_point]
+    # Ties go to the earlier grid point, so the choice does not depend on float noise order.
+    best = max(range(len(results)), key=lambda k: (results[k].raw, -k))
+    return best, results[best]
+
+
+def cross_validate(
+    corpus: Sequence[Series],
+    by_point: Sequence[Sequence[FloatArray]],
+    profiles: Sequence[Profile] = PROFILES,
+) -> list[CrossValidation]:
+    """Leave-one-category-out selection over precomputed scores (one list per grid point).
+
+    For each category, the grid point and the threshold are chosen on the other categories'
+    files and then scored on this category's files, which took no part in the choice. The
+    detector scores files independently, so each grid point is run over the corpus once and
+    every fold reads the same scores.
+    """
+    categories = sorted({category_of(s) for s in corpus})
+    members = {c: [i for i, s in enumerate(corpus) if category_of(s) == c] for c in categories}
+    everything = list(range(len(corpus)))
+    out = []
+    for profile in profiles:
+
+        def fold(cat: str, choice: int, threshold: float, p: Profile = profile) -> HeldOut:
+            idx = members[cat]
+            return HeldOut(
+                profile=p,
+                category=cat,
+                files=len(idx),
+                windows=sum(len(corpus[i].windows) for i in idx),
+                choice=choice,
+                threshold=threshold,
+                score=_score_subset(corpus, by_point[choice], idx, threshold, p),
+            )
+
+        choice, whole = _choose(corpus, by_point, everything, profile)
+        in_sample = tuple(fold(c, choice, whole.threshold) for c in categories)
+        held = []
+        for cat in categories:
+            train = [i for i in everything if category_of(corpus[i]) != cat]
+            k, trained = _choose(corpus, by_point, train, profile)
+            held.append(fold(cat, k, trained.threshold))
+        raw = sum(h.score.raw for h in held)
+        corpus_score = 100.0 * (raw - whole.null) / (whole.perfect - whole.null)
+        out.append(CrossValidation(profile, whole, choice, in_sample, tuple(held), corpus_score))
+    return out
+
+
+def write_results(
+    root: Path | str, corpus: Sequence[Series], scores: Sequence[FloatArray], detector: str
+) -> list[Path]:
+    """Per-file scores in NAB's results layout, which NAB's own scorer reads.
+
+    `<root>/<detector>/<category>/<detector>_<file>.csv` with the columns
+    timestamp,value,anomaly_score,label (label 1 inside a window, else 0).
+    """
+    written = []
+    for series, sc in zip(corpus, scores, strict=True):
+        category, _, filename = series.name.rpartition("/")
+        path = Path(root) / detector / category / f"{detector}_{filename}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        label = np.zeros(len(series.values), dtype=np.int64)
+        for left, right in series.windows:
+            label[left : right + 1] = 1
+        stamps = np.datetime_as_string(series.timestamps, unit="s")
+        with path.open("w", newline="") as fh:
+            out = csv.writer(fh)
+            out.writerow(["timestamp", "value", "anomaly_score", "label"])
+            for t, v, a, lb in zip(
+                stamps, series.values.tolist(), sc.tolist(), label.tolist(), strict=True
+            ):
+                out.writerow([str(t).replace("T", " "), repr(v), f"{a:.6f}", lb])
+        written.append(path)
+    return written

@@ -256,15 +256,20 @@ class _KeyMap:
 class Flatline:
     """The same value repeated far longer than this field's own noise makes likely.
 
-    A live sensor's value repeats exactly only by the chance of its resolution, which is learned
-    per (sensor, field) as the share of readings equal to the one before (`rate`, a running mean
-    over up to `horizon` readings, not fed by a run already under suspicion). A run of r equal
-    readings is a flatline once `rate ** r < eps` (at least `min_run` readings; the rate taken
-    as at most `max_rate`, so even a coarse integer field alerts after ~200 equal readings) and
-    r is more than `margin` × the longest run the stream has shown without being flagged.
-    Until `learn` readings are seen, a run of `n` is the test. A run at the lowest value the
-    stream has shown is a detection limit (a gas below what the cell resolves), not a fault; a
-    sensor frozen exactly at a new minimum is missed for that reason.
+    A live sensor's value repeats exactly only by the chance of its resolution, learned per
+    (sensor, field) as the share of readings equal to the one before, at two horizons: the long
+    run (`horizon` readings) and the current regime (`recent` readings), because that chance
+    changes with conditions (a gas whose noise cancels at some traffic level holds to its
+    resolution for minutes). A run of r equal readings is a flatline once `rate ** r < eps`, with
+    the larger of the two rates (taken as at most `max_rate`, so even a coarse integer field
+    alerts after ~200 equal readings), at least `min_run` readings, and more than `margin` ×
+    the longest run the stream has shown without being flagged. The bar is set when a run
+    starts, from the rates as they stood then: a run is the hypothesis under test and is not
+    evidence for its own normality. Every reading below its run's bar teaches the rates, long
+    legitimate runs included, so a field that often repeats learns that it does. Until `learn`
+    readings are seen, a run of `n` is the test. A run at the lowest value the stream has shown
+    is a detection limit (a gas below what the cell resolves), not a fault; a sensor frozen
+    exactly at a new minimum is missed for that reason.
 
     `runs(keys, values)` is the batch form, one key per (sensor, field), each key at most once
     per call, and returns each value's run length where it is a flatline, 0 elsewhere;
@@ -278,6 +283,7 @@ class Flatline:
         eps: float = 1e-9,
         learn: int = 30,
         horizon: int = 1000,
+        recent: int = 60,
         max_rate: float = 0.9,
         margin: float = 2.0,
     ) -> None:
@@ -288,38 +294,54 @@ class Flatline:
         self.log_eps = math.log(eps)
         self.learn = learn
         self.horizon = horizon
-        self._state = KeyedArrays(last=np.nan, run=0.0, seen=0.0, rate=0.0, low=np.inf, longest=0.0)
+        self.recent = recent
+        self._state = KeyedArrays(
+            last=np.nan,
+            run=0.0,
+            bar=np.inf,
+            seen=0.0,
+            rate=0.0,
+            recent=0.0,
+            low=np.inf,
+            longest=0.0,
+        )
         self._keys = _KeyMap()
 
     def runs(self, keys: IntArray, values: FloatArray) -> FloatArray:
         """The run length of each value that is a flatline, else 0 (values must be finite)."""
         self._state.ensure(keys)
         st = self._state
-        last, run, seen, rate, low = st["last"], st["run"], st["seen"], st["rate"], st["low"]
-        longest = st["longest"]
+        last, run, bar = st["last"], st["run"], st["bar"]
+        seen, rate, recent = st["seen"], st["rate"], st["recent"]
         same = last[keys] == values
         before = run[keys]
-        ended = np.where(same, 0.0, before)
         runs = np.where(same, before + 1.0, 1.0)
         last[keys] = values
         run[keys] = runs
-        learning = runs < self.min_run
-        count = np.minimum(seen[keys] + learning, self.horizon)
-        old = rate[keys]
-        new_rate = np.where(learning, old + (same - old) / np.maximum(count, 1.0), old)
-        rate[keys] = new_rate
-        seen[keys] = count
-        p = np.minimum(np.maximum(new_rate, 1e-12), self.max_rate)
-        need = np.maximum(self.min_run, self.log_eps / np.log(p))
-        need = np.where(count >= self.learn, need, self.n)
+        old_bar = bar[keys]
         # Repeats cluster where a value changes slowly against its resolution, so the longest
-        # unflagged run seen so far (times `margin`) is a floor too.
-        longest_run = np.maximum(longest[keys], np.where(ended < need, ended, 0.0))
-        longest[keys] = longest_run
-        need = np.maximum(need, self.margin * longest_run)
-        floor = np.minimum(low[keys], values)
-        low[keys] = floor
-        return np.where((runs >= need) & (values > floor), runs, 0.0)
+        # run that ended below its bar (times `margin`) is a floor for the next bars.
+        longest = st["longest"][keys]
+        longest = np.where(~same & (before < old_bar), np.maximum(longest, before), longest)
+        st["longest"][keys] = longest
+        learning = ~same | (runs < old_bar)
+        count = seen[keys] + learning
+        seen[keys] = count
+        hit = same.astype(np.float64)
+        long_rate = rate[keys]
+        long_rate += learning * (hit - long_rate) / np.minimum(np.maximum(count, 1.0), self.horizon)
+        rate[keys] = long_rate
+        now_rate = recent[keys]
+        now_rate += learning * (hit - now_rate) / np.minimum(np.maximum(count, 1.0), self.recent)
+        recent[keys] = now_rate
+        p = np.minimum(np.maximum(np.maximum(long_rate, now_rate), 1e-12), self.max_rate)
+        fresh = np.maximum(self.min_run, self.log_eps / np.log(p))
+        fresh = np.maximum(np.where(count >= self.learn, fresh, self.n), self.margin * longest)
+        judged = np.where(same, old_bar, fresh)
+        bar[keys] = judged
+        floor = np.minimum(st["low"][keys], values)
+        st["low"][keys] = floor
+        return np.where((runs >= judged) & (values > floor), runs, 0.0)
 
     def reset(self, keys: npt.ArrayLike) -> None:
         self._state.reset(keys)

@@ -94,6 +94,22 @@ def test_flatline_tolerates_what_the_field_usually_repeats() -> None:
     assert all(f == [] for f in found[:60]) and types(found[-1]) == ["flatline:co"]
 
 
+def test_flatline_learns_the_regime_a_run_starts_in() -> None:
+    rule = rules.Flatline(n=30, min_run=5)
+    # Long-run the field rarely repeats: a new value almost every reading...
+    for i in range(600):
+        assert rule.check({"o3": round(20.0 + 3.0 * np.sin(i / 7.0), 1)}, ["o3"]) == []
+    # ...then its noise cancels: it flickers between two steps of its resolution in runs of 1 to
+    # 4, and holds one for 18 readings. The old rule (one rate over 1,000 readings) flagged that.
+    lengths = np.random.default_rng(5).integers(1, 5, 40)
+    for step, length in enumerate([*lengths.tolist(), 18]):
+        for _ in range(length):
+            assert rule.check({"o3": 18.6 + 0.1 * (step % 2)}, ["o3"]) == []
+    # Frozen for good: still a flatline, judged against the repeat chance of that regime.
+    found = [rule.check({"o3": 18.8}, ["o3"]) for _ in range(250)]
+    assert all(f == [] for f in found[:40]) and types(found[-1]) == ["flatline:o3"]
+
+
 def test_stuck_phase() -> None:
     rule = rules.StuckPhase(factor=4)
     cycling = [

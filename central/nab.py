@@ -292,22 +292,33 @@ def perfect_scores(series: Series) -> FloatArray:
 
 
 def univariate_scores(
-    corpus: Sequence[Series], params: UnivariateParams | None = None
+    corpus: Sequence[Series], params: UnivariateParams | None = None, *, graded: bool = False
 ) -> list[FloatArray]:
     """Run citygate's univariate detector over every file, row by row, no look-ahead.
 
     The files are independent streams of one detector bank, advanced in lock step. As NAB's
     rules allow, each stream learns without scoring during its file's probationary period.
+    The detector's alarms (a score at or above `params.alarm`, which starts the refractory
+    period) are reported as 1.0 and everything else as 0: the alarm is the detector's decision,
+    so NAB's corpus threshold has only "alarms" or "nothing" to choose from instead of ranking
+    scores by hundredths of an alarm unit, which a threshold chosen on other files fails to
+    carry over (see docs/detection.md). `graded` keeps the bank's own scores.
     """
+    p = params or UnivariateParams()
     streams = [(s.values, s.timestamps.astype("datetime64[ns]").astype(np.int64)) for s in corpus]
-    return score_streams(streams, params, [s.probation for s in corpus])
+    scores = score_streams(streams, p, [s.probation for s in corpus])
+    if graded:
+        return scores
+    return [(sc >= p.alarm).astype(np.float64) for sc in scores]
 
 
 # The hyper-parameter grid of `cross_validate`: every combination is scored, and each fold picks
 # the best on the categories it does not score. Kept small: each point is one pass over the corpus.
+# `alarm` is the score (in [0, 1), 0.5 = one alarm unit) at which the detector decides: it moves
+# every kind of evidence's bar at once; the likelihood's own scale moves one against the others.
 GRID: Mapping[str, Sequence[float]] = {
+    "alarm": (0.5, 0.53, 0.56),
     "likelihood_scale": (2.5, 3.13, 4.0),
-    "novelty_scale": (0.04, 0.058, 0.08),
     "refractory": (30, 60),
 }
 

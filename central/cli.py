@@ -11,6 +11,8 @@ import click
 from central import nab
 from central.errors import CentralError
 
+DETECTOR = "citygate-univariate"  # the detector's name in NAB's results layout and the tables
+
 
 @click.group(name="central")
 def central() -> None:
@@ -127,9 +129,6 @@ def evaluate_nab(data_dir: Path, labels_file: Path, cv: bool, results_dir: Path 
         click.echo(f"wrote {len(written)} files under {results_dir / DETECTOR}")
     if cv:
         _cross_validate(corpus)
-
-
-DETECTOR = "citygate-univariate"
 
 
 def _cross_validate(corpus: list[nab.Series]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from central import nab
 from central.errors import CorpusError
+from central.univariate import UnivariateParams
 
 
 def _write_corpus(root: Path) -> tuple[Path, Path]:
@@ -211,3 +212,22 @@ def test_cli_cv_and_results_dir(tmp_path: Path) -> None:
     assert len(rows) == 300
     assert [i for i, r in enumerate(rows) if r[3] == "1"] == list(range(200, 220))
     assert all(0.0 <= float(r[2]) <= 1.0 for r in rows)
+
+
+def test_alarms_are_reported_as_one_and_graded_scores_on_request(tmp_path: Path) -> None:
+    corpus = nab.load_corpus(*_two_category_corpus(tmp_path))
+    params = UnivariateParams()
+    graded = nab.univariate_scores(corpus, params, graded=True)
+    binary = nab.univariate_scores(corpus, params)
+    for g, b in zip(graded, binary, strict=True):
+        np.testing.assert_array_equal(b, (g >= params.alarm).astype(float))
+    assert any(b.max() == 1.0 for b in binary)
+
+
+def test_grid_params_is_every_combination_over_the_defaults() -> None:
+    grid = nab.grid_params({"alarm": (0.5, 0.6), "refractory": (10, 20, 30)})
+    assert len(grid) == 6
+    assert {(p.alarm, p.refractory) for p in grid} == {
+        (a, r) for a in (0.5, 0.6) for r in (10, 20, 30)
+    }
+    assert all(p.likelihood_scale == UnivariateParams().likelihood_scale for p in grid)

@@ -140,7 +140,9 @@ def _cross_validate(corpus: list[nab.Series]) -> None:
     axes = list(nab.GRID)
     click.echo(
         f"\nleave-one-category-out cross-validation over {len(grid)} grid points "
-        f"({', '.join(f'{a} {list(nab.GRID[a])}' for a in axes)}), {elapsed:.1f}s"
+        f"({', '.join(f'{a} {list(nab.GRID[a])}' for a in axes)}), {elapsed:.1f}s; "
+        f"one grid point per fold, chosen by the {nab.STANDARD.name} profile, and a threshold "
+        "per profile (NAB: one parameter set per detector)"
     )
 
     def chosen(k: int) -> str:

@@ -416,17 +416,37 @@ def _choose(
     return best, results[best]
 
 
+def _fit(
+    corpus: Sequence[Series],
+    by_point: Sequence[Sequence[FloatArray]],
+    idx: Sequence[int],
+    profile: Profile,
+    select_by: Profile | None,
+) -> tuple[int, ProfileResult]:
+    """The grid point chosen on the files `idx` by `select_by` (else by `profile` itself), and
+    `profile`'s optimal threshold for it there."""
+    choice, best = _choose(corpus, by_point, idx, select_by or profile)
+    if best.profile == profile:
+        return choice, best
+    subset = [corpus[i] for i in idx]
+    return choice, optimise_threshold(subset, [by_point[choice][i] for i in idx], profile)
+
+
 def cross_validate(
     corpus: Sequence[Series],
     by_point: Sequence[Sequence[FloatArray]],
     profiles: Sequence[Profile] = PROFILES,
+    select_by: Profile | None = STANDARD,
 ) -> list[CrossValidation]:
     """Leave-one-category-out selection over precomputed scores (one list per grid point).
 
     For each category, the grid point and the threshold are chosen on the other categories'
-    files and then scored on this category's files, which took no part in the choice. The
-    detector scores files independently, so each grid point is run over the corpus once and
-    every fold reads the same scores.
+    files and then scored on this category's files, which took no part in the choice. As in
+    NAB, a detector has one parameter set and a threshold per profile: the grid point is the
+    best under `select_by` (the standard profile), the threshold is each profile's own optimum;
+    `select_by=None` lets each profile choose its own grid point too. The detector scores files
+    independently, so each grid point is run over the corpus once and every fold reads the same
+    scores.
     """
     categories = sorted({category_of(s) for s in corpus})
     members = {c: [i for i, s in enumerate(corpus) if category_of(s) == c] for c in categories}
@@ -446,12 +466,12 @@ def cross_validate(
                 score=_score_subset(corpus, by_point[choice], idx, threshold, p),
             )
 
-        choice, whole = _choose(corpus, by_point, everything, profile)
+        choice, whole = _fit(corpus, by_point, everything, profile, select_by)
         in_sample = tuple(fold(c, choice, whole.threshold) for c in categories)
         held = []
         for cat in categories:
             train = [i for i in everything if category_of(corpus[i]) != cat]
-            k, trained = _choose(corpus, by_point, train, profile)
+            k, trained = _fit(corpus, by_point, train, profile, select_by)
             held.append(fold(cat, k, trained.threshold))
         raw = sum(h.score.raw for h in held)
         corpus_score = 100.0 * (raw - whole.null) / (whole.perfect - whole.null)

@@ -231,3 +231,15 @@ def test_grid_params_is_every_combination_over_the_defaults() -> None:
         (a, r) for a in (0.5, 0.6) for r in (10, 20, 30)
     }
     assert all(p.likelihood_scale == UnivariateParams().likelihood_scale for p in grid)
+
+
+def test_one_grid_point_per_fold_serves_every_profile(tmp_path: Path) -> None:
+    corpus = nab.load_corpus(*_two_category_corpus(tmp_path))
+    grid = nab.grid_params({"alarm": (0.5, 0.7), "refractory": (10, 30)})
+    by_point = [nab.univariate_scores(corpus, p) for p in grid]
+    shared = nab.cross_validate(corpus, by_point)
+    assert len({cv.choice for cv in shared}) == 1
+    for k in range(len(shared[0].held_out)):
+        assert len({cv.held_out[k].choice for cv in shared}) == 1
+    standard = nab.cross_validate(corpus, by_point, [nab.STANDARD], select_by=None)[0]
+    assert standard.held_out_corpus == shared[0].held_out_corpus

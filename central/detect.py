@@ -238,8 +238,14 @@ class _Batch:
     readings: list[Reading]
     states: list[_SensorState]
     ts: IntArray
+    arrival: IntArray  # the gateway's receipt time (the device's when not set)
     bases: IntArray  # each reading's first slot
     found: list[list[Finding] | None] = field(init=False)
+    # Values for the district consensus, judged after the rounds in reading order:
+    # (reading, column, slot, group, value) arrays of each `_judge` call.
+    district: list[tuple[IntArray, IntArray, IntArray, IntArray, FloatArray]] = field(
+        default_factory=list
+    )
 
     def __post_init__(self) -> None:
         self.found = [None] * len(self.readings)
@@ -305,14 +311,14 @@ class Detector:
             fresh,
             states,
             ts=np.array([r.ts for r in fresh], dtype=np.int64),
+            # Liveness and freshness are about arrival, not the device clock (which may be skewed).
+            arrival=np.array([r.received_ts or r.ts for r in fresh], dtype=np.int64),
             bases=np.array([st.base for st in states], dtype=np.int64),
         )
         keys = np.array([st.index for st in states], dtype=np.int64)
-        # Liveness is about arrival, not the device clock (which may be skewed).
-        arrival = np.array([r.received_ts or r.ts for r in fresh], dtype=np.int64)
         for members in self._rounds(fresh):
             at = np.array(members, dtype=np.int64)
-            self.silence.seen(keys[at], arrival[at])
+            self.silence.seen(keys[at], batch.arrival[at])
             schemas = [states[i].schema for i in members]
             if schemas.count(schemas[0]) == len(schemas):
                 self._judge(batch, members)
@@ -322,6 +328,8 @@ class Detector:
                 by_schema.setdefault(schema, []).append(i)
             for idx in by_schema.values():
                 self._judge(batch, idx)
+        # A district's monitors are judged against each other, so across rounds and schemas.
+        self._district(batch)
         found = batch.found
         # The tracker sees the readings of sensors with findings or open alerts (which may
         # clear); the others leave it nothing to do.
@@ -473,7 +481,7 @@ class Detector:
             for row in np.flatnonzero(above).tolist():
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
-            self._district(schema, rs, values, ts, slots, has_pm25, add)
+            self._district_values(batch, idx, schema, values, slots, has_pm25)
         if batch.states[idx[0]].traffic is not None:  # one schema, one sensor type
             self._traffic(rs, [batch.states[i] for i in idx], add)
         found = batch.found
@@ -484,17 +492,16 @@ class Detector:
                 bucket = found[i] = []
             bucket.append(finding)
 
-    def _district(
+    def _district_values(
         self,
+        batch: _Batch,
+        idx: list[int],
         schema: _Schema,
-        rs: Sequence[Reading],
         values: FloatArray,
-        ts: IntArray,
         slots: IntArray,
         has_pm25: npt.NDArray[np.bool_],
-        add: Callable[[int, Finding], None],
     ) -> None:
-        """Every district field of every located monitor with a PM2.5 value, in one call."""
+        """Keep every district field of every located monitor with a PM2.5 value for `_district`."""
         cols = schema.district
         if not cols.size:
             return
@@ -502,19 +509,34 @@ class Detector:
         groups = self._slot_group[keys]
         sel = (groups >= 0) & np.isfinite(values[:, cols]) & has_pm25[:, None]
         rows, which = np.nonzero(sel)
-        if not rows.size:
+        if rows.size:
+            at = np.array(idx, dtype=np.int64)[rows]
+            batch.district.append((at, cols[which], keys[sel], groups[sel], values[:, cols][sel]))
+
+    def _district(self, batch: _Batch) -> None:
+        """The district consensus over the batch's values in reading order (fields in column
+        order within a reading), so each reading sees what the readings before it left."""
+        if not batch.district:
             return
-        hit, med, others = self.district.check_batch(
-            keys[sel], groups[sel], ts[rows], values[:, cols][sel]
+        at, cols, keys, groups, values = (
+            np.concatenate(part) for part in zip(*batch.district, strict=True)
         )
+        if len(batch.district) > 1:
+            order = np.lexsort((cols, at))
+            at, cols, keys, groups, values = (a[order] for a in (at, cols, keys, groups, values))
+        hit, med, others = self.district.check_batch(keys, groups, batch.arrival[at], values)
+        found = batch.found
         for k, m, o in zip(hit.tolist(), med.tolist(), others.tolist(), strict=True):
-            row, col = int(rows[k]), int(cols[which[k]])
-            loc = rs[row].location
-            district = loc.district if loc else ""
-            add(
-                row,
-                self.district.finding(schema.names[col], float(values[row, col]), district, m, o),
+            i, col = int(at[k]), int(cols[k])
+            st = batch.states[i]
+            loc = batch.readings[i].location
+            finding = self.district.finding(
+                st.schema.names[col], float(values[k]), loc.district if loc else "", m, o
             )
+            bucket = found[i]
+            if bucket is None:
+                bucket = found[i] = []
+            bucket.append(finding)
 
     def _traffic(
         self,

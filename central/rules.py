@@ -12,7 +12,7 @@ import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ from central.alerts import Finding
 from edge.reading import FieldValue, Reading
 
 _NS = 1_000_000_000
+_NEVER = -(2**62)  # an arrival (ns) before any real one, far enough from the int64 limit to age
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -217,9 +218,12 @@ class KeyedArrays:
 
     def __init__(self, **fills: float) -> None:
         self._fills = fills
-        self._arrays: dict[str, FloatArray] = {name: np.empty(0) for name in fills}
+        # An int fill makes an int64 array (exact nanoseconds), a float fill a float64 one.
+        self._arrays: dict[str, npt.NDArray[Any]] = {
+            name: np.empty(0, dtype=np.asarray(fill).dtype) for name, fill in fills.items()
+        }
 
-    def __getitem__(self, name: str) -> FloatArray:
+    def __getitem__(self, name: str) -> npt.NDArray[Any]:
         return self._arrays[name]
 
     def ensure(self, keys: IntArray) -> None:
@@ -251,6 +255,77 @@ class _KeyMap:
     def pop(self, match: Callable[[object], bool]) -> list[int]:
         gone = [k for k in self._ids if match(k)]
         return [self._ids.pop(k) for k in gone]
+
+
+@dataclass(frozen=True)
+class _Repeats:
+    """Where each key of a stream of int keys comes: one stable sort of the keys."""
+
+    order: IntArray  # positions sorted by key, in stream order within a key
+    starts: IntArray  # where each key's positions begin in `order`
+
+    @classmethod
+    def of(cls, keys: IntArray) -> _Repeats:
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        return cls(order, np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1]))))
+
+    @property
+    def first(self) -> IntArray:
+        """The position of each key's first value (keys ascending)."""
+        return self.order[self.starts]
+
+    @property
+    def last(self) -> IntArray:
+        """The position of each key's last value (keys ascending)."""
+        return self.order[np.append(self.starts[1:], self.order.size) - 1]
+
+    def following(self) -> IntArray:
+        """For each position, the position of its key's next value (the stream's length: none)."""
+        size = self.order.size
+        nxt = np.full(size, size, dtype=np.int64)
+        if self.starts.size < size:
+            same = np.ones(size, dtype=bool)
+            same[self.starts] = False
+            later = np.flatnonzero(same)
+            nxt[self.order[later - 1]] = self.order[later]
+        return nxt
+
+    def rounds(self) -> list[IntArray]:
+        """Positions split so that no key comes twice in one round; rounds in stream order."""
+        size = self.order.size
+        if self.starts.size == size:
+            return [np.arange(size)]
+        rank = np.empty(size, dtype=np.int64)
+        runs = np.diff(np.append(self.starts, size))
+        rank[self.order] = np.arange(size) - np.repeat(self.starts, runs)
+        return [np.flatnonzero(rank == r) for r in range(int(runs.max()))]
+
+
+# The words with the lowest p bits set, p = 0..64.
+_LOW_BITS = np.array([(1 << p) - 1 for p in range(65)], dtype=np.uint64)
+
+
+def _select(masks: npt.NDArray[np.uint64], rank: IntArray) -> IntArray:
+    """Per row of `masks` (the 64-bit words of a bit set), the position of its set bit of the
+    given rank (0: the lowest); the row must have more set bits than that.
+
+    Column by column and by halving: numpy reduces a short axis one row at a time, which costs
+    more here than the few passes over whole columns."""
+    at = np.zeros(rank.size, dtype=np.int64)  # the word that holds the bit
+    left = rank.copy()  # its rank within that word
+    for w in range(masks.shape[1] - 1):
+        counts = np.bitwise_count(masks[:, w])
+        past = (at == w) & (left >= counts)
+        left = np.where(past, left - counts, left)
+        at += past
+    word = masks[np.arange(rank.size), at]
+    pos = np.zeros(rank.size, dtype=np.int64)  # the most bits below it that are at most `left`
+    for step in (32, 16, 8, 4, 2, 1):
+        further = pos + step
+        below = np.bitwise_count(word & _LOW_BITS[further])
+        pos = np.where(below <= left, further, pos)
+    return at * 64 + pos
 
 
 class Flatline:
@@ -652,13 +727,15 @@ class DistrictConsensus:
     usual value, the value at least `abs_floor` from what that usual ratio predicts, for `window`
     readings in a row, after `learn` readings.
 
-    Keeps the latest value of each monitor per field; monitors older than `max_age_s` at the
-    batch's newest timestamp are left out. Each district's median is computed once per batch over
-    its fresh monitors (the judged one included: with the required `min_others` others, one
-    outlier does not move it).
+    Each reading is judged against the district as the readings before it left it: the median
+    of the latest value of every monitor of the district (the judged one's own new value
+    included: with the required `min_others` others, one outlier does not move it) that arrived
+    within `max_age_s` of the newest arrival the district has seen. Arrival is the gateway's
+    receipt time, so a monitor with a skewed clock neither hides nor ages the others.
 
-    `check_batch` is the batch form over caller-chosen int keys, one per (monitor, field), each
-    key at most once per call; `check(reading)` serves one reading.
+    `check_batch` is the batch form over caller-chosen int keys, one per (monitor, field), in
+    stream order (a key may come several times): its result is the result of calling it once per
+    value. `check(reading)` serves one reading.
     """
 
     def __init__(
@@ -682,11 +759,12 @@ class DistrictConsensus:
         self.window = window
         self.learn = learn
         self.horizon = horizon
-        # group: district and field as one int (-1: none); ts and value: the latest reading;
+        # group: district and field as one int (-1: none); arrival and value: the latest reading;
         # bias and spread: the learned log ratio to the district and its deviation.
         self._state = KeyedArrays(
-            group=-1.0, ts=-np.inf, value=np.nan, streak=0.0, n=0.0, bias=0.0, spread=0.0
+            group=-1.0, arrival=_NEVER, value=np.nan, streak=0.0, n=0.0, bias=0.0, spread=0.0
         )
+        self._newest = KeyedArrays(arrival=_NEVER)  # per group: the newest arrival seen
         self._keys = _KeyMap()
         self._groups = _KeyMap()
 
@@ -695,53 +773,158 @@ class DistrictConsensus:
         return self._groups((district, name))
 
     def check_batch(
-        self, keys: IntArray, groups: IntArray, ts: IntArray, values: FloatArray
+        self, keys: IntArray, groups: IntArray, arrival: IntArray, values: FloatArray
     ) -> tuple[IntArray, FloatArray, IntArray]:
         """Positions of the values that disagree persistently, with their district's median and
         the number of other fresh monitors."""
         st = self._state
         st.ensure(keys)
-        group, last_ts, value, streak = st["group"], st["ts"], st["value"], st["streak"]
-        group[keys], last_ts[keys], value[keys] = groups, ts, values
-        horizon = float(ts.max()) - self.max_age_s * _NS
-        wanted = np.zeros(len(self._groups._ids) + 1, dtype=bool)  # index -1: no group
-        wanted[groups] = True
-        members = np.flatnonzero(wanted[group.astype(np.int64)] & (last_ts >= horizon))
-        # Sorted by group, then value: a stable sort by group of the value order.
-        by_value = members[np.argsort(value[members])]
-        # (Group ids that fit 16 bits get numpy's radix sort.)
-        narrow = np.int16 if len(self._groups._ids) < 2**15 else np.int64
-        order = by_value[np.argsort(group[by_value].astype(narrow), kind="stable")]
-        sorted_groups = group[order]
-        starts = np.flatnonzero(np.concatenate(([True], sorted_groups[1:] != sorted_groups[:-1])))
-        counts = np.diff(starts, append=order.size)
-        ids = sorted_groups[starts]
-        ranked = value[order]
-        med = (ranked[starts + (counts - 1) // 2] + ranked[starts + counts // 2]) / 2.0
-        at = np.searchsorted(ids, groups)
-        others = counts[at] - 1
-        n, bias, spread = st["n"], st["bias"], st["spread"]
+        self._newest.ensure(groups)
+        repeats = _Repeats.of(keys)
+        med, count = self._medians(keys, groups, arrival, values, repeats)
+        others = count - 1
+        n, bias, spread, streak = st["n"], st["bias"], st["spread"], st["streak"]
         c = self.abs_floor
-        centre = med[at]
-        ratio = np.log((np.maximum(values, 0.0) + c) / (np.maximum(centre, 0.0) + c))
-        dev = ratio - bias[keys]
-        expected = (np.maximum(centre, 0.0) + c) * np.exp(bias[keys]) - c
-        judged = (others >= self.min_others) & (n[keys] >= self.learn)
-        off = (
-            judged
-            & (np.abs(dev) > np.maximum(self.k * spread[keys], self.log_rel_floor))
-            & (np.abs(values - expected) > self.abs_floor)
+        hit = np.zeros(keys.size, dtype=bool)
+        # Learning is per key and in order: a key that comes again is judged in a later round.
+        for at in repeats.rounds():
+            kk, x, centre = keys[at], values[at], np.maximum(med[at], 0.0)
+            ratio = np.log((np.maximum(x, 0.0) + c) / (centre + c))
+            dev = ratio - bias[kk]
+            expected = (centre + c) * np.exp(bias[kk]) - c
+            enough = others[at] >= self.min_others
+            off = (
+                enough
+                & (n[kk] >= self.learn)
+                & (np.abs(dev) > np.maximum(self.k * spread[kk], self.log_rel_floor))
+                & (np.abs(x - expected) > self.abs_floor)
+            )
+            learning = enough & ~off
+            lk = kk[learning]
+            count_k = np.minimum(n[lk] + 1.0, self.horizon)
+            n[lk] = count_k
+            d = dev[learning]
+            bias[lk] += d / count_k
+            spread[lk] += (np.abs(d) - spread[lk]) / count_k
+            streak[kk] = np.where(off, streak[kk] + 1.0, 0.0)
+            hit[at] = streak[kk] >= self.window
+        hits = np.flatnonzero(hit)
+        return hits, med[hits], others[hits]
+
+    def _medians(
+        self,
+        keys: IntArray,
+        groups: IntArray,
+        arrival: IntArray,
+        values: FloatArray,
+        repeats: _Repeats,
+    ) -> tuple[FloatArray, IntArray]:
+        """Each value's district median and the number of monitors in it, as one call per value
+        would see them; stores the latest value of every key and each group's newest arrival.
+
+        Rows are the values sorted by group (stream order within one). A version is one value of
+        one key, the stored one or one of this batch, valid from its row until the key's next
+        value, or until its district has seen an arrival more than `max_age_s` later. Per group
+        the versions are numbered in value order, so each row's valid versions are a bit set: the
+        sets are a running XOR of per-row flips, and the median is read off by counting bits.
+        """
+        st, size = self._state, keys.size
+        group_of, value_of, last_arrival = st["group"], st["value"], st["arrival"]
+        max_age = round(self.max_age_s * _NS)
+        by_group = np.argsort(groups, kind="stable")
+        row_group = groups[by_group]
+        starts = np.flatnonzero(np.concatenate(([True], row_group[1:] != row_group[:-1])))
+        ids = row_group[starts]
+        ends = np.append(starts[1:], size)
+        seg = np.repeat(np.arange(ids.size), ends - starts)  # each row's group, 0..len(ids)
+        row_of = np.empty(size, dtype=np.int64)
+        row_of[by_group] = np.arange(size)
+        # The district's newest arrival as each row sees it: a running maximum within its group.
+        newest = arrival[by_group]
+        newest[starts] = np.maximum(newest[starts], self._newest["arrival"][ids])
+        back = np.diff(newest) < 0
+        back[starts[1:] - 1] = False
+        if back.any():  # arrivals out of order: a running maximum per group, over ranks
+            ranked, rank = np.unique(newest, return_inverse=True)
+            lift = seg * ranked.size
+            newest = ranked[np.maximum.accumulate(lift + rank) - lift]
+        # Versions: this batch's values, then the stored ones of keys in these groups.
+        known = np.zeros(len(self._groups._ids) + 1, dtype=bool)  # index -1: no group
+        known[ids] = True
+        stored = np.flatnonzero(known[group_of.astype(np.int64)] & np.isfinite(value_of))
+        first = np.full(group_of.size, size, dtype=np.int64)
+        first[keys[repeats.first]] = repeats.first
+        v_seg = np.concatenate((seg[row_of], np.searchsorted(ids, group_of[stored])))
+        v_from = np.concatenate((row_of, starts[v_seg[size:]]))
+        v_next = np.concatenate((repeats.following(), first[stored]))  # the key's next value
+        v_value = np.concatenate((values, value_of[stored]))
+        limit = np.concatenate((arrival, last_arrival[stored])) + max_age
+        # Valid until the key's next value (the first row of its group at or after it, when the
+        # key moved to another group)...
+        v_end = ends[v_seg]
+        later = np.flatnonzero(v_next < size)
+        v_end[later] = row_of[v_next[later]]
+        moved = later[seg[v_end[later]] != v_seg[later]]
+        if moved.size:
+            v_end[moved] = np.searchsorted(
+                seg * (size + 1) + by_group, v_seg[moved] * (size + 1) + v_next[moved]
+            )
+        # ...or until a row whose district has seen a newer arrival than the version's limit.
+        v_end = np.where(limit < newest[v_from], v_from, v_end)
+        aging = np.flatnonzero((limit < newest[ends[v_seg] - 1]) & (v_end > v_from))
+        if aging.size:
+            both, pos = np.unique(np.concatenate((newest, limit[aging])), return_inverse=True)
+            width = both.size
+            v_end[aging] = np.minimum(
+                v_end[aging],
+                np.searchsorted(
+                    seg * width + pos[:size], v_seg[aging] * width + pos[size:], "right"
+                ),
+            )
+        live = np.flatnonzero(v_end > v_from)
+        # Versions of each group in value order (a stable sort by group of the value order).
+        by_value = live[np.argsort(v_value[live])]  # equal values: either order, same median
+        narrow = np.int16 if ids.size < 2**15 else np.int64  # numpy's radix sort for 16 bits
+        ordered = by_value[np.argsort(v_seg[by_value].astype(narrow), kind="stable")]
+        v_seg, v_from, v_end, v_value = (
+            v_seg[ordered],
+            v_from[ordered],
+            v_end[ordered],
+            v_value[ordered],
         )
-        learning = (others >= self.min_others) & ~off
-        lk = keys[learning]
-        count = np.minimum(n[lk] + 1.0, self.horizon)
-        n[lk] = count
-        d = dev[learning]
-        bias[lk] += d / count
-        spread[lk] += (np.abs(d) - spread[lk]) / count
-        streak[keys] = np.where(off, streak[keys] + 1.0, 0.0)
-        hits = np.flatnonzero(streak[keys] >= self.window)
-        return hits, med[at[hits]], others[hits]
+        first_version = np.searchsorted(v_seg, np.arange(ids.size))
+        bit = np.arange(v_seg.size) - first_version[v_seg]
+        words = int(bit.max()) // 64 + 1 if bit.size else 1
+        # Flips at (row, word): a version's bit where it starts and where it ends. The bits of one
+        # word and row are distinct, so their XOR is their sum (np.add.at is the fast one).
+        stop = v_end < ends[v_seg]
+        flipped = np.concatenate((bit, bit[stop]))
+        cell = np.concatenate((v_from, v_end[stop])) * words + flipped // 64
+        flips = np.zeros(size * words, dtype=np.uint64)
+        np.add.at(flips, cell, np.left_shift(np.uint64(1), (flipped % 64).astype(np.uint64)))
+        masks = np.bitwise_xor.accumulate(flips.reshape(size, words), axis=0)
+        masks ^= np.concatenate((np.zeros((1, words), dtype=np.uint64), masks[starts[1:] - 1]))[seg]
+        count = np.zeros(size, dtype=np.int64)
+        for w in range(words):  # column by column: see `_select`
+            count += np.bitwise_count(masks[:, w])
+        med = np.full(size, np.nan)
+        some = np.flatnonzero(count)  # a row can lose even its own value (it came too late)
+        if some.size:
+            base = first_version[seg[some]]
+            rows = masks if some.size == size else masks[some]
+            both = _select(
+                np.concatenate((rows, rows)),
+                np.concatenate(((count[some] - 1) // 2, count[some] // 2)),
+            )
+            lo, hi = both[: some.size], both[some.size :]
+            med[some] = (v_value[base + lo] + v_value[base + hi]) / 2.0
+        # Store the latest value of each key and each group's newest arrival.
+        last = repeats.last
+        latest = keys[last]
+        group_of[latest], value_of[latest] = groups[last], values[last]
+        last_arrival[latest] = arrival[last]
+        self._newest["arrival"][ids] = newest[ends - 1]
+        return med[row_of], count[row_of]
 
     def finding(
         self, name: str, value: float, district: str, median: float, others: int
@@ -764,7 +947,7 @@ class DistrictConsensus:
             hits, med, others = self.check_batch(
                 np.array([self._keys((reading.sensor_id, name))]),
                 np.array([self.group(district, name)]),
-                np.array([reading.ts]),
+                np.array([reading.received_ts or reading.ts]),
                 np.array([x]),
             )
             if hits.size:

@@ -22,7 +22,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from influxdb_client import BucketRetentionRules, InfluxDBClient
 
+from central.alert_sink import alert_record
 from central.config import CentralConfig, parse
+from central.detect import Detector
 from central.service import CentralService
 from deploy.connections import Connections
 from deploy.local import Stack
@@ -38,16 +40,25 @@ pytestmark = pytest.mark.integration
 TEST_BUCKET = "citygate-central-tests"
 
 
+# Simulated devices follow the time of day, so the fleet always starts at the same instant and
+# its readings are then moved, by whole hours, to end within the last hour: the same values on
+# every run, and every detector's time-of-day bucket keeps its boundaries.
+_SIM_START = datetime(2024, 5, 13, 4, 0, tzinfo=UTC)
+_HOUR_NS = 3600 * 1_000_000_000
+
+
 def _sim_readings(
     district: str, *, air: int, traffic: int, seconds: int, faults: list[Any]
 ) -> tuple[list[Reading], dict[str, int]]:
-    """Readings of a small fleet over `seconds` (one per device per second, ending now)."""
-    start = datetime.fromtimestamp(time.time() - seconds, UTC).isoformat()
+    """Readings of a small fleet over `seconds` (one per device per second, ending in the last
+    hour), and when each fault started on the same clock."""
+    end_ns = round((_SIM_START + timedelta(seconds=seconds)).timestamp() * 1e9)
+    shift = (time.time_ns() - end_ns) // _HOUR_NS * _HOUR_NS
     scenario = parse_scenario(
         {
             "name": district,
             "seed": 3,
-            "clock": {"start": start, "tick_ms": 1000},
+            "clock": {"start": _SIM_START.isoformat(), "tick_ms": 1000},
             "transport": {"kind": "mqtt", "qos": 1},
             "districts": [
                 {
@@ -69,11 +80,11 @@ def _sim_readings(
     for tick in range(seconds):
         batch = sim.step(tick)
         for w in batch.started:
-            fault_start[w.sensor_id] = w.start_ns
+            fault_start[w.sensor_id] = w.start_ns + shift
         for topic, payload, _ in batch.mqtt:
-            r = mqtt_json.decode(topic, payload, batch.t_ns)
+            r = mqtt_json.decode(topic, payload, batch.t_ns + shift)
             assert not isinstance(r, Rejected)
-            readings.append(msgspec.structs.replace(r, gateway_id="gw-test"))
+            readings.append(msgspec.structs.replace(r, ts=r.ts + shift, gateway_id="gw-test"))
     return readings, fault_start
 
 
@@ -368,17 +379,62 @@ async def _alerts_from(
     return found
 
 
-async def _alert_offsets(conn: Connections) -> dict[TopicPartition, int]:
+async def _end_offsets(conn: Connections, topic: str) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka_bootstrap)
     await consumer.start()
     try:
-        parts = [TopicPartition(ALERTS, p) for p in consumer.partitions_for_topic(ALERTS) or ()]
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not parts:
             await consumer._client.force_metadata_update()
-            parts = [TopicPartition(ALERTS, p) for p in consumer.partitions_for_topic(ALERTS) or ()]
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return dict(await consumer.end_offsets(parts))
     finally:
         await consumer.stop()
+
+
+async def _alert_offsets(conn: Connections) -> dict[TopicPartition, int]:
+    return await _end_offsets(conn, ALERTS)
+
+
+async def _group_done(conn: Connections, group: str, topic: str) -> bool:
+    """Whether consumer group `group` has committed every record now in `topic`."""
+    ends = await _end_offsets(conn, topic)
+    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return bool(ends) and all(
+        end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
+    )
+
+
+async def _alerts_to_end(
+    conn: Connections, start: dict[TopicPartition, int], sensors: set[str]
+) -> list[dict[str, Any]]:
+    """Every alert of `sensors` published between `start` and the topic's end now."""
+    end = await _alert_offsets(conn)
+    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        consumer.assign(list(end))
+        for tp in end:
+            consumer.seek(tp, start.get(tp, 0))
+        deadline = time.monotonic() + 30
+        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
+            assert time.monotonic() < deadline, "the alerts topic could not be read to its end"
+            got = await consumer.getmany(timeout_ms=500)
+            for tp, recs in got.items():
+                for rec in recs:
+                    if rec.offset < end[tp]:
+                        doc = msgspec.json.decode(rec.value or b"")
+                        if doc["sensor_id"] in sensors:
+                            found.append(doc)
+    finally:
+        await consumer.stop()
+    return found
 
 
 def test_conflicting_greens_and_stuck_sensor_raise_alerts(
@@ -398,18 +454,30 @@ def test_conflicting_greens_and_stuck_sensor_raise_alerts(
     start = asyncio.run(_alert_offsets(connections))
     produce_readings(connections, topics.names[0], readings)
     with Running(_config(tag, ["detect"], topics)):
-        alerts = asyncio.run(
-            _alerts_from(
-                connections,
-                start,
-                {ts_sensor, aq_sensor},
-                {(ts_sensor, "conflicting_greens"), (aq_sensor, "flatline")},
-                60,
-            )
+        # Alerts are published before offsets are committed: once every reading is committed,
+        # every alert they cause is in the topic, however the consumer cut them into batches.
+        wait_for(
+            lambda: asyncio.run(_group_done(connections, f"{tag}-detect", topics.names[0])),
+            90,
+            "the detect group to commit every reading",
         )
-    raised = {
-        (a["sensor_id"], a["type"].split(":")[0]): a for a in alerts if a["state"] == "raised"
-    }
+        alerts = asyncio.run(_alerts_to_end(connections, start, {ts_sensor, aq_sensor}))
+    # Silence is judged against the consumer's clock, not decided by the readings.
+    by_readings = [a for a in alerts if a["type"] != "silence"]
+    # The same readings through a Detector in one batch: detection does not depend on batching.
+    expected = [
+        msgspec.json.decode(msgspec.json.encode(alert_record(a)))
+        for a in Detector().process_batch(readings)
+        if a.sensor_id in (ts_sensor, aq_sensor) and a.type != "silence"
+    ]
+    for sensor in (ts_sensor, aq_sensor):  # one sensor's alerts keep their order (its key)
+        assert [a for a in by_readings if a["sensor_id"] == sensor] == [
+            a for a in expected if a["sensor_id"] == sensor
+        ]
+    raised: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in by_readings:
+        if a["state"] == "raised":
+            raised.setdefault((a["sensor_id"], a["type"].split(":")[0]), a)  # the first one
     greens = raised[(ts_sensor, "conflicting_greens")]
     assert greens["severity"] == "critical" and greens["district"] == tag
     stuck = raised[(aq_sensor, "flatline")]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from central import rules
 from edge.reading import Location, Reading
@@ -218,9 +221,7 @@ def test_district_consensus(offset: float, expected: list[str]) -> None:
     assert types(last) == expected
 
 
-def test_district_consensus_batch_uses_one_median_per_district() -> None:
-    import numpy as np
-
+def test_district_consensus_batch_keeps_districts_apart() -> None:
     rule = rules.DistrictConsensus(fields=("pm25",), window=1, learn=1)
     north, south = rule.group("north", "pm25"), rule.group("south", "pm25")
     keys = np.arange(8)
@@ -231,3 +232,73 @@ def test_district_consensus_batch_uses_one_median_per_district() -> None:
     values[3] = 90.0
     hits, med, others = rule.check_batch(keys, groups, np.ones(8, dtype=np.int64), values)
     assert hits.tolist() == [3] and others.tolist() == [3] and med[0] == pytest.approx(20.5)
+
+
+def test_district_consensus_leaves_out_monitors_older_than_max_age() -> None:
+    # Every departure is a hit at once, so the medians show in the result.
+    rule = rules.DistrictConsensus(
+        fields=("pm25",),
+        min_others=1,
+        k=0.0,
+        rel_floor=0.0,
+        abs_floor=0.0,
+        max_age_s=30.0,
+        window=1,
+        learn=0,
+    )
+    group = rule.group("north", "pm25")
+    # Two monitors at 0 s, two more at 100 s: by then the first two are too old to count.
+    arrival = np.array([0, 0, 100, 100]) * S
+    hits, med, others = rule.check_batch(
+        np.arange(4), np.full(4, group), arrival, np.array([1.0, 2.0, 3.0, 5.0])
+    )
+    assert hits.tolist() == [1, 3] and med.tolist() == [1.5, 4.0] and others.tolist() == [1, 1]
+
+
+@settings(
+    max_examples=50,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.lists(st.integers(1, 399), max_size=8))
+def test_district_consensus_batch_is_one_value_at_a_time(
+    seed: int, size: int, cuts: list[int]
+) -> None:
+    def rule() -> rules.DistrictConsensus:
+        # Every departure is a hit at once, so each value's median shows in the result.
+        made = rules.DistrictConsensus(
+            fields=("pm25",),
+            min_others=1,
+            k=0.0,
+            abs_floor=0.0,
+            rel_floor=0.0,
+            max_age_s=30.0,
+            window=1,
+            learn=2,
+        )
+        for g in range(3):
+            made.group(f"d{g}", "pm25")
+        return made
+
+    # Few keys and groups, so that keys come again, move between groups and age out (max_age_s
+    # 30) inside one batch; every value of a batch is a version of its group's set, so long
+    # batches need more than one 64-bit word.
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 10, size)
+    groups = rng.integers(0, 3, size)
+    arrival = np.cumsum(rng.choice([0] * 20 + [1, 5, 40], size)) * S
+    values = rng.integers(1, 41, size).astype(np.float64)
+
+    def results(rule: rules.DistrictConsensus, bounds: list[int]) -> list[tuple[int, float, int]]:
+        out = []
+        for a, b in pairwise(bounds):
+            hits, med, others = rule.check_batch(keys[a:b], groups[a:b], arrival[a:b], values[a:b])
+            out += zip((a + hits).tolist(), med.tolist(), others.tolist(), strict=True)
+        return out
+
+    expected = results(rule(), list(range(size + 1)))
+    assert size < 40 or len(expected) > size // 4  # most values are judged
+    cut = sorted({c for c in cuts if c < size})
+    assert results(rule(), [0, *cut, size]) == expected

@@ -3,6 +3,8 @@ increasing per port (no server needed)."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,7 +34,7 @@ def test_frames_of_one_read_are_a_frame_time_apart() -> None:
     stamps = clock.stamps(100 * SECOND, 6 * 32, [32] * 6)
     frame_ns = 32 * ns_per_byte(9600, "N")
     assert stamps[-1] == 100 * SECOND  # the last byte read is the last byte that arrived
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert all(abs(gap - frame_ns) <= 1 for gap in gaps), gaps  # ns rounding
 
 
@@ -63,7 +65,7 @@ def test_stamps_strictly_increase_whatever_the_reads(reads: list[tuple[int, list
     for step, sizes in reads:
         now += step
         stamps += clock.stamps(now, sum(sizes), sizes)
-    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
 
 
 def test_a_burst_of_pms5003_frames_gets_one_timestamp_each() -> None:
@@ -75,5 +77,5 @@ def test_a_burst_of_pms5003_frames_gets_one_timestamp_each() -> None:
     items = runner.inbound(deframer.feed(data), 100 * SECOND, len(data))
     assert len(items) == 6
     stamps = [i.received_ts for i in items]
-    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
     assert stamps[-1] == 100 * SECOND - round(3 * ns_per_byte(9600, "N"))

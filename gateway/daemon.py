@@ -28,7 +28,7 @@ from gateway.mqtt_source import MQTTSourceRunner
 from gateway.routing import Router
 from gateway.serial_source import SerialSourceRunner
 from gateway.sources import Inbound, Source
-from gateway.state import GatewayState, SerialSeqs
+from gateway.state import GatewayState, GatewayStateError, SerialSeqs
 
 log = structlog.get_logger("gateway")
 
@@ -165,7 +165,10 @@ class Gateway:
         for task in source_tasks:
             task.cancel()
         await asyncio.gather(*source_tasks, return_exceptions=True)
-        self.serial_seqs.close()
+        try:
+            self.serial_seqs.close()
+        except GatewayStateError as exc:  # the reservations stand: the next start skips ahead
+            log.error("gateway_state_write_failed", error=str(exc))
         deadline = time.monotonic() + drain_timeout_s
         while self.journal.depth_records and time.monotonic() < deadline and not sink_task.done():
             await asyncio.sleep(0.05)

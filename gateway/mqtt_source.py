@@ -29,7 +29,7 @@ from gateway.config import MQTTSource
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_client import BufferedClient
 from gateway.sources import Deliver, Inbound
-from gateway.state import GatewayState
+from gateway.state import GatewayState, GatewayStateError
 
 log = structlog.get_logger("gateway.mqtt")
 
@@ -104,7 +104,7 @@ class MQTTSourceRunner:
         before = self.state.mqtt_topics if session_present else ()
         stale = tuple(t for t in before if t not in topics)
         # Written before SUBSCRIBE goes out, so a crash before SUBACK still knows these.
-        self.state.set_mqtt_topics((*stale, *topics))
+        self._remember((*stale, *topics))
         self.subscribed.clear()
         # Answered on this (paho's) thread after this callback returns, so mid is known first.
         _, mid = client.subscribe([(t, int(self.cfg.qos)) for t in topics])
@@ -136,8 +136,16 @@ class MQTTSourceRunner:
         kept = [t for t in topics if t not in gone]
         if kept:
             log.error("mqtt_unsubscribe_refused", topics=kept, reasons=[str(c) for c in codes])
-        self.state.set_mqtt_topics(tuple(t for t in self.state.mqtt_topics if t not in gone))
+        self._remember(tuple(t for t in self.state.mqtt_topics if t not in gone))
         log.info("mqtt_unsubscribed", topics=sorted(gone))
+
+    def _remember(self, topics: tuple[str, ...]) -> None:
+        try:
+            self.state.set_mqtt_topics(topics)
+        except GatewayStateError as exc:
+            # Taking data matters more than remembering filters: go on, and say so (an exception
+            # here would end paho's network thread without a word).
+            log.error("gateway_state_write_failed", error=str(exc))
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
         # paho calls this inside its `except OSError:` and passes no error: take it from there.

@@ -66,8 +66,9 @@ class GatewayState:
 
     def set_mqtt_topics(self, topics: tuple[str, ...]) -> None:
         with self._lock:
-            self._content.mqtt_topics = sorted(set(topics))
-            self._write()
+            if sorted(set(topics)) != self._content.mqtt_topics:  # spare the SD card
+                self._content.mqtt_topics = sorted(set(topics))
+                self._write()
 
     def serial_seq(self, sensor_id: str) -> int:
         """The highest seq of `sensor_id` that may have been used (0: none)."""

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gateway.cli import gateway
 from gateway.state import FILENAME, GatewayState, GatewayStateError, SerialSeqs
 
 
@@ -63,3 +65,14 @@ def test_an_unreadable_state_file_stops_the_start(tmp_path: Path) -> None:
     (tmp_path / FILENAME).write_text('{"serial_seq": {"pms-1": ')
     with pytest.raises(GatewayStateError, match=FILENAME):
         GatewayState.load(tmp_path)
+
+
+def test_the_gateway_refuses_to_start_on_an_unreadable_state_file(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / FILENAME).write_text("{")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"gateway_id: gw-1\njournal: {{path: {journal}}}\n")
+    result = CliRunner().invoke(gateway, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"cannot read gateway state {journal / FILENAME}" in result.output

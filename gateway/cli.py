@@ -12,6 +12,7 @@ from deploy import logs
 from deploy.settings import ConfigError
 from gateway import config as gateway_config
 from gateway.config import GatewayConfig
+from gateway.state import GatewayStateError
 
 config_option = click.option(
     "--config",
@@ -42,7 +43,10 @@ def run(config_path: Path, json_logs: bool) -> None:
     from gateway.daemon import run_forever
 
     logs.configure(json=json_logs)
-    run_forever(_load(config_path))
+    try:
+        run_forever(_load(config_path))
+    except GatewayStateError as exc:  # an unreadable state file: the operator must decide
+        raise click.ClickException(str(exc)) from exc
 
 
 @gateway.command()

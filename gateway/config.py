@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from deploy import connections, settings
+from edge import mqtt_json
 
 
 class _Section(BaseModel):
@@ -39,12 +40,34 @@ class MQTTSource(_Section):
     password_env: str | None = None
     password_file: Path | None = None
     tls: TLS | None = None
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    max_payload_bytes: int = 65536
+    reconnect_min_s: float = Field(0.5, gt=0)  # first wait after a lost connection, doubling
+    reconnect_max_s: float = Field(30.0, gt=0)  # ... up to this
+    # Larger payloads become dead letters (reason "oversize"); the codec's own limit is the cap.
+    max_payload_bytes: int = Field(mqtt_json.MAX_PAYLOAD, ge=1, le=mqtt_json.MAX_PAYLOAD)
     # Readings handed to the journal per group commit: bounds the gateway's memory when a
     # backlog arrives faster than it is written (bench/results/gateway.md).
     max_batch: int = Field(2000, ge=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _filters(cls, topics: tuple[str, ...]) -> tuple[str, ...]:
+        if not topics:
+            raise ValueError("at least one topic filter, e.g. city/+/+/+/telemetry")
+        for topic in topics:
+            levels = topic.split("/")
+            wild = [x for x in levels if ("#" in x or "+" in x) and x not in ("#", "+")]
+            if not topic or wild or "#" in levels[:-1]:
+                raise ValueError(
+                    f"{topic!r} is not an MQTT topic filter ('+' and '#' fill a whole level, "
+                    "'#' only the last)"
+                )
+        return topics
+
+    @model_validator(mode="after")
+    def _reconnect_order(self) -> MQTTSource:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
 
     def password(self) -> str | None:
         if self.password_env:
@@ -61,10 +84,16 @@ class SerialPort(_Section):
     district: str
     latitude: float | None = None
     longitude: float | None = None
-    baud: int = 9600
+    baud: int = Field(9600, gt=0)
     parity: Literal["N", "E", "O"] = "N"
-    reopen_min_s: float = 0.2
-    reopen_max_s: float = 10.0
+    reopen_min_s: float = Field(0.2, gt=0)  # first wait after the port vanished, doubling
+    reopen_max_s: float = Field(10.0, gt=0)  # ... up to this
+
+    @model_validator(mode="after")
+    def _reopen_order(self) -> SerialPort:
+        if self.reopen_max_s < self.reopen_min_s:
+            raise ValueError("reopen_max_s must be at least reopen_min_s")
+        return self
 
 
 class Journal(_Section):

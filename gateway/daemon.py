@@ -28,6 +28,7 @@ from gateway.mqtt_source import MQTTSourceRunner
 from gateway.routing import Router
 from gateway.serial_source import SerialSourceRunner
 from gateway.sources import Inbound, Source
+from gateway.state import GatewayState, GatewayStateError, SerialSeqs
 
 log = structlog.get_logger("gateway")
 
@@ -40,7 +41,9 @@ class Gateway:
     def __init__(self, cfg: GatewayConfig) -> None:
         self.cfg = cfg
         self.metrics = GatewayMetrics()
-        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial)
+        self.state = GatewayState.load(cfg.journal.path)
+        self.serial_seqs = SerialSeqs(self.state)
+        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial, self.serial_seqs)
         self.started = time.time()
         self.journal: Journal | None = None
         self.sink: KafkaSink | None = None
@@ -69,13 +72,17 @@ class Gateway:
         }
 
     def status(self) -> dict[str, Any]:
-        mqtt_ok = all(s.connected.is_set() for s in self.sources if isinstance(s, MQTTSourceRunner))
+        mqtt = [s for s in self.sources if isinstance(s, MQTTSourceRunner)]
+        mqtt_ok = all(s.connected.is_set() for s in mqtt)
+        subscribed = all(s.subscribed.is_set() for s in mqtt)  # a refused filter takes no data
         kafka_ok = self.sink is not None and self.sink.connected
-        ok = self.journal is not None and mqtt_ok and kafka_ok
+        ok = self.journal is not None and mqtt_ok and subscribed and kafka_ok
         return {
             "status": "ok" if ok else "degraded",
             "gateway_id": self.cfg.gateway_id,
             "mqtt_connected": mqtt_ok,
+            "mqtt_subscribed": subscribed,
+            "mqtt_subscription_problems": {t: why for s in mqtt for t, why in s.problems.items()},
             "kafka_connected": kafka_ok,
             "journal_full": bool(self.journal and self.journal.full),
             **self.figures(),
@@ -137,7 +144,7 @@ class Gateway:
         )
         self.sink = KafkaSink(self.cfg.kafka, self.journal, self.metrics)
         if self.cfg.mqtt is not None:
-            self.sources.append(MQTTSourceRunner(self.cfg.mqtt, self.metrics))
+            self.sources.append(MQTTSourceRunner(self.cfg.mqtt, self.metrics, self.state))
         self.sources += [SerialSourceRunner(p, self.metrics) for p in self.cfg.serial]
         http = HealthServer(
             make_app(self.metrics.registry, self.status), self.cfg.http.host, self.cfg.http.port
@@ -158,6 +165,10 @@ class Gateway:
         for task in source_tasks:
             task.cancel()
         await asyncio.gather(*source_tasks, return_exceptions=True)
+        try:
+            self.serial_seqs.close()
+        except GatewayStateError as exc:  # the reservations stand: the next start skips ahead
+            log.error("gateway_state_write_failed", error=str(exc))
         deadline = time.monotonic() + drain_timeout_s
         while self.journal.depth_records and time.monotonic() < deadline and not sink_task.done():
             await asyncio.sleep(0.05)

@@ -1,5 +1,9 @@
 """MQTT v5 source: persistent session, manual QoS 1 acks sent only after the journal's fsync.
 
+Every connect subscribes to exactly `mqtt.topics`, also when the broker kept the session: the
+session may hold other filters (an older config) or none (a crash before SUBACK). Filters
+subscribed before and no longer configured are unsubscribed; the state file remembers them.
+
 paho's network thread appends messages to a deque and wakes the event loop once per burst;
 the loop takes everything queued as one batch, so a slow fsync makes the next batch larger.
 """
@@ -25,6 +29,7 @@ from gateway.config import MQTTSource
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_client import BufferedClient
 from gateway.sources import Deliver, Inbound
+from gateway.state import GatewayState, GatewayStateError
 
 log = structlog.get_logger("gateway.mqtt")
 
@@ -32,15 +37,19 @@ log = structlog.get_logger("gateway.mqtt")
 class MQTTSourceRunner:
     name = "mqtt"
 
-    def __init__(self, cfg: MQTTSource, metrics: GatewayMetrics) -> None:
+    def __init__(self, cfg: MQTTSource, metrics: GatewayMetrics, state: GatewayState) -> None:
         self.cfg = cfg
         self.metrics = metrics
+        self.state = state
         self._queue: collections.deque[tuple[Inbound, int, int]] = collections.deque()
         self._lock = threading.Lock()
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker granted every configured filter
+        self.problems: dict[str, str] = {}  # filter -> what the broker granted instead
+        self._requests: dict[int, tuple[str, ...]] = {}  # SUBSCRIBE/UNSUBSCRIBE mid -> filters
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -52,7 +61,8 @@ class MQTTSourceRunner:
             manual_ack=True,
         )
         client.max_inflight_messages_set(cfg.receive_maximum)
-        client.reconnect_delay_set(max(1, int(cfg.reconnect_min_s)), int(cfg.reconnect_max_s))
+        # paho annotates the delays as int but only doubles and sleeps them: fractions work.
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
         if cfg.username:
             client.username_pw_set(cfg.username, cfg.password())
         if cfg.tls is not None:
@@ -67,6 +77,8 @@ class MQTTSourceRunner:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         return client
 
     # paho network thread -------------------------------------------------------------------
@@ -84,9 +96,56 @@ class MQTTSourceRunner:
             client_id=self.cfg.client_id,
             session_present=flags.session_present,
         )
-        if not flags.session_present:
-            # A new session (first start, or the broker lost it): subscribe again.
-            client.subscribe([(t, int(self.cfg.qos)) for t in self.cfg.topics])
+        self._subscribe(client, session_present=bool(flags.session_present))
+
+    def _subscribe(self, client: mqtt.Client, *, session_present: bool) -> None:
+        topics = self.cfg.topics
+        # A new session holds no filters; a kept one may hold any this client ever asked for.
+        before = self.state.mqtt_topics if session_present else ()
+        stale = tuple(t for t in before if t not in topics)
+        # Written before SUBSCRIBE goes out, so a crash before SUBACK still knows these.
+        self._remember((*stale, *topics))
+        self.subscribed.clear()
+        # Answered on this (paho's) thread after this callback returns, so mid is known first.
+        _, mid = client.subscribe([(t, int(self.cfg.qos)) for t in topics])
+        if mid is not None:
+            self._requests[mid] = topics
+        if stale:
+            _, mid = client.unsubscribe(list(stale))
+            if mid is not None:
+                self._requests[mid] = stale
+        log.info("mqtt_subscribing", topics=list(topics), qos=self.cfg.qos, unsubscribing=stale)
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        topics = self._requests.pop(mid, ())
+        self.problems = subscription_problems(topics, codes, self.cfg.qos)
+        if self.problems:
+            log.error("mqtt_subscription_failed", problems=self.problems)
+            return
+        self.subscribed.set()
+        log.info("mqtt_subscribed", topics=list(topics), qos=self.cfg.qos)
+
+    def _on_unsubscribe(
+        self, _c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        topics = self._requests.pop(mid, ())
+        # "No subscription existed" (0x11) is not a failure: the filter is gone either way.
+        gone = {t for t, rc in zip(topics, codes, strict=False) if not rc.is_failure}
+        kept = [t for t in topics if t not in gone]
+        if kept:
+            log.error("mqtt_unsubscribe_refused", topics=kept, reasons=[str(c) for c in codes])
+        self._remember(tuple(t for t in self.state.mqtt_topics if t not in gone))
+        log.info("mqtt_unsubscribed", topics=sorted(gone))
+
+    def _remember(self, topics: tuple[str, ...]) -> None:
+        try:
+            self.state.set_mqtt_topics(topics)
+        except GatewayStateError as exc:
+            # Taking data matters more than remembering filters: go on, and say so (an exception
+            # here would end paho's network thread without a word).
+            log.error("gateway_state_write_failed", error=str(exc))
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
         # paho calls this inside its `except OSError:` and passes no error: take it from there.
@@ -108,11 +167,17 @@ class MQTTSourceRunner:
         was_connected = self.connected.is_set()
         self.metrics.mqtt_connected.set(0)
         self.connected.clear()
+        self.subscribed.clear()
         if was_connected:  # after a refused CONNECT, _connect_failed already said why
             log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = Inbound("mqtt", msg.topic, bytes(msg.payload), time.time_ns())
+        payload = bytes(msg.payload)
+        refused = ""
+        limit = self.cfg.max_payload_bytes
+        if len(payload) > limit:  # refused here, as a deframer refuses bytes: a dead letter
+            refused = f"oversize: {len(payload)} bytes > mqtt.max_payload_bytes = {limit}"
+        item = Inbound("mqtt", msg.topic, payload, time.time_ns(), refused)
         if msg.dup:
             self.metrics.redelivered.inc()
         with self._lock:
@@ -127,41 +192,66 @@ class MQTTSourceRunner:
 
     async def run(self, deliver: Deliver) -> None:
         self._loop = asyncio.get_running_loop()
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.cfg.session_expiry_s
-        props.ReceiveMaximum = self.cfg.receive_maximum
         self.client.connect_async(
             self.cfg.host,
             self.cfg.port,
             keepalive=self.cfg.keepalive_s,
             clean_start=False,
-            properties=props,
+            properties=connect_properties(self.cfg),
         )
         self.client.loop_start()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                # At most max_batch at once: a backlog that arrives faster than the journal
-                # writes it would otherwise be decoded and framed all at once, in memory.
-                n = min(len(self._queue), self.cfg.max_batch)
-                batch = [self._queue.popleft() for _ in range(n)]
-                more = bool(self._queue)
-                self._wake_pending = more
-            if more:
-                self._wake.set()  # the rest is the next batch
-            if not batch:
-                continue
-            self.metrics.messages_in.labels("mqtt").inc(len(batch))
-            await deliver([item for item, _, _ in batch])
-            # Durable now: acknowledge in arrival order.
-            for _, mid, qos in batch:
-                if qos:
-                    self.client.ack(mid, qos)
+            await self._deliver_batch(deliver)
+
+    async def _deliver_batch(self, deliver: Deliver) -> None:
+        """Deliver what is queued, at most max_batch of it, then acknowledge it."""
+        with self._lock:
+            # At most max_batch at once: a backlog that arrives faster than the journal
+            # writes it would otherwise be decoded and framed all at once, in memory.
+            n = min(len(self._queue), self.cfg.max_batch)
+            batch = [self._queue.popleft() for _ in range(n)]
+            more = bool(self._queue)
+            self._wake_pending = more
+        if more:
+            self._wake.set()  # the rest is the next batch
+        if not batch:
+            return
+        self.metrics.messages_in.labels("mqtt").inc(len(batch))
+        await deliver([item for item, _, _ in batch])
+        # Durable now: acknowledge in arrival order.
+        for _, mid, qos in batch:
+            if qos:
+                self.client.ack(mid, qos)
 
     async def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def connect_properties(cfg: MQTTSource) -> Properties:
+    """CONNECT properties: the session outlives a restart, and many unacked messages may fly."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = cfg.session_expiry_s
+    props.ReceiveMaximum = cfg.receive_maximum
+    return props
+
+
+def subscription_problems(
+    topics: tuple[str, ...], codes: list[ReasonCode], qos: int
+) -> dict[str, str]:
+    """Filters of one SUBACK the broker refused, or granted below `qos` (a QoS 0 grant loses
+    the redelivery the delivery contract relies on), with the broker's answer."""
+    if len(codes) != len(topics):
+        return {t: f"SUBACK carried {len(codes)} reason codes for {len(topics)}" for t in topics}
+    problems = {}
+    for topic, rc in zip(topics, codes, strict=True):
+        if rc.is_failure:
+            problems[topic] = f"refused: {rc} (0x{rc.value:02x})"
+        elif rc.value < qos:
+            problems[topic] = f"granted QoS {rc.value}, not {qos}"
+    return problems
 
 
 # MQTT v5 "Bad user name or password" and "Not authorized" (mosquitto answers a wrong password

@@ -20,6 +20,7 @@ from gateway.config import SerialPort
 from gateway.journal import JournalRecord
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Inbound
+from gateway.state import SerialSeqs
 
 
 class Router:
@@ -28,6 +29,7 @@ class Router:
         gateway_id: str,
         metrics: GatewayMetrics,
         serial_ports: Sequence[SerialPort] = (),
+        serial_seqs: SerialSeqs | None = None,
     ) -> None:
         self.gateway_id = gateway_id
         self.metrics = metrics
@@ -37,12 +39,14 @@ class Router:
             ("schema_version", str(SCHEMA_VERSION).encode()),
             ("content_type", CONTENT_TYPE.encode()),
         )
-        # Serial frames carry no sequence number: the gateway counts per port.
         self._serial: dict[str, tuple[SerialPort, SerialCodec, Location]] = {
             p.port: (p, CODECS[p.codec], Location(p.district, p.latitude, p.longitude))
             for p in serial_ports
         }
-        self._serial_seq: dict[str, int] = {}
+        if serial_ports and serial_seqs is None:
+            raise ValueError("serial ports need serial_seqs: their frames carry no seq")
+        # Serial frames carry no sequence number: the gateway counts per sensor, durably.
+        self._serial_seqs = serial_seqs
 
     def route(self, batch: Sequence[Inbound]) -> list[JournalRecord]:
         return [self._one(item) for item in batch]
@@ -60,13 +64,12 @@ class Router:
 
     def _decode_serial(self, item: Inbound) -> Reading | Rejected:
         port, codec, location = self._serial[item.origin]
-        seq = self._serial_seq.get(item.origin, 0) + 1
-        self._serial_seq[item.origin] = seq
+        assert self._serial_seqs is not None  # checked in __init__
         return codec.to_reading(
             item.payload,
             sensor_id=port.sensor_id,
             location=location,
-            seq=seq,
+            seq=self._serial_seqs.next(port.sensor_id),
             received_ts=item.received_ts,
         )
 

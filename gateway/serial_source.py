@@ -1,6 +1,7 @@
 """Serial source: one reader thread per port, deframed by the port's edge codec.
 
 Unplugging the device raises in the reader; it reopens the same (stable) path with backoff.
+Each frame is stamped with its own arrival time (gateway.frame_clock).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import structlog
 from edge.codec import Rejected
 from edge.serial_codecs import CODECS
 from gateway.config import SerialPort
+from gateway.frame_clock import FrameClock
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Deliver, Inbound
 
@@ -31,8 +33,21 @@ class SerialSourceRunner:
         self.name = f"serial:{cfg.port}"
         self.metrics = metrics
         self.codec = CODECS[cfg.codec]
+        self.clock = FrameClock(cfg.baud, cfg.parity)  # kept across reopens: stamps only rise
         self._stop = threading.Event()
         self.opened = threading.Event()
+
+    def inbound(self, frames: list[bytes | Rejected], read_ns: int, size: int) -> list[Inbound]:
+        """The pipeline's items for what a deframer made of `size` bytes read at `read_ns`."""
+        stamps = self.clock.stamps(
+            read_ns, size, (len(f.raw) if isinstance(f, Rejected) else len(f) for f in frames)
+        )
+        return [
+            Inbound("serial", self.cfg.port, f.raw, ts, f.reason)
+            if isinstance(f, Rejected)
+            else Inbound("serial", self.cfg.port, f, ts)
+            for f, ts in zip(frames, stamps, strict=True)
+        ]
 
     def _open(self) -> serial.Serial:
         return serial.Serial(
@@ -64,26 +79,23 @@ class SerialSourceRunner:
             self.metrics.serial_open.labels(self.cfg.port).set(1)
             deframer = self.codec.deframer()
 
-            def hand_over(frames: list[bytes | Rejected]) -> None:
-                now = time.time_ns()
-                items = [
-                    Inbound("serial", self.cfg.port, f.raw, now, f.reason)
-                    if isinstance(f, Rejected)
-                    else Inbound("serial", self.cfg.port, f, now)
-                    for f in frames
-                ]
-                if items:
+            def hand_over(frames: list[bytes | Rejected], read_ns: int, size: int) -> None:
+                if frames:
+                    items = self.inbound(frames, read_ns, size)
                     loop.call_soon_threadsafe(out.put_nowait, items)
 
             try:
                 while not self._stop.is_set():
-                    data = port.read(4096)
+                    # What is waiting, or block for one byte: a read returns as soon as bytes
+                    # are here, so its time is when the last of them arrived.
+                    data = port.read(port.in_waiting or 1)
                     if data:
-                        hand_over(deframer.feed(data))
+                        hand_over(deframer.feed(data), time.time_ns(), len(data))
             except (serial.SerialException, OSError) as exc:
                 log.warning("serial_lost", port=self.cfg.port, error=str(exc))
             finally:
-                hand_over(deframer.flush())  # a frame cut by the unplug is a dead letter
+                # A frame cut by the unplug is a dead letter.
+                hand_over(deframer.flush(), time.time_ns(), 0)
                 self.opened.clear()
                 self.metrics.serial_open.labels(self.cfg.port).set(0)
                 port.close()

@@ -174,6 +174,18 @@ class GatewayProcess:
         return int(self.proc.returncode)
 
 
+def wait_for_log(gw: GatewayProcess, event: str, timeout: float = 30, start: int = 0) -> str:
+    """The first log line of `event` at or after byte `start` of the gateway's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in gw.log.read_bytes()[start:].decode().splitlines():
+            if f"event='{event}'" in line:
+                return line
+        assert gw.proc is not None and gw.proc.poll() is None, gw.log.read_text()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"no {event} in the log:\n{gw.log.read_text()[-3000:]}")
+
+
 class Publisher:
     """A QoS 1 MQTT publisher that can wait for every PUBACK."""
 

@@ -25,6 +25,11 @@ def write(tmp_path: Path, text: str) -> Path:
         ("gateway_id: gw-1\njournal: {policy: drop_oldest}", "needs drop_sensor_type"),
         ("gateway_id: gw-1\nkafak: {}", "kafak = {}"),
         ("- a list", "expected a mapping"),
+        ("gateway_id: gw-1\nmqtt: {topics: ['city/#/x']}", "is not an MQTT topic filter"),
+        ("gateway_id: gw-1\nmqtt: {topics: ['city/a+/x']}", "is not an MQTT topic filter"),
+        ("gateway_id: gw-1\nmqtt: {topics: []}", "at least one topic filter"),
+        ("gateway_id: gw-1\nmqtt: {max_payload_bytes: 100000}", "mqtt.max_payload_bytes"),
+        ("gateway_id: gw-1\nmqtt: {reconnect_min_s: 5, reconnect_max_s: 1}", "reconnect_max_s"),
     ],
 )
 def test_invalid_values_are_named(tmp_path: Path, text: str, expected: str) -> None:

@@ -16,7 +16,13 @@ from deploy.connections import Connections
 from deploy.local import certs
 from edge import reading as reading_codec
 from edge.topics import reading_topic
-from tests.gateway.harness import GatewayProcess, KafkaCollector, Publisher, air_readings
+from tests.gateway.harness import (
+    GatewayProcess,
+    KafkaCollector,
+    Publisher,
+    air_readings,
+    wait_for_log,
+)
 
 pytestmark = pytest.mark.integration
 AIR = reading_topic("air_quality")
@@ -41,17 +47,6 @@ def tls_gateway(tmp_path: Path, conn: Connections, district: str, **changes: Any
             "mqtt.tls": {"ca_file": str(settings["ca_file"])},
         },
     )
-
-
-def wait_for_log(gw: GatewayProcess, event: str, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in gw.log.read_text().splitlines():
-            if f"event='{event}'" in line:
-                return line
-        assert gw.proc is not None and gw.proc.poll() is None, gw.log.read_text()[-3000:]
-        time.sleep(0.2)
-    raise AssertionError(f"no {event} in the log:\n{gw.log.read_text()[-3000:]}")
 
 
 def assert_reported_not_crashed(gw: GatewayProcess, secrets: list[str]) -> str:

@@ -1,0 +1,174 @@
+"""The MQTT source without a broker: the CONNECT it sends carries the configured session,
+receive window, keepalive and client id; SUBACK answers are judged against mqtt.qos; oversize
+payloads are refused; batches are capped at mqtt.max_batch."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.config import MQTTSource
+from gateway.metrics import GatewayMetrics
+from gateway.mqtt_source import MQTTSourceRunner, subscription_problems
+from gateway.sources import Inbound
+from gateway.state import GatewayState
+
+
+def runner(tmp_path: Path, **settings: Any) -> MQTTSourceRunner:
+    return MQTTSourceRunner(
+        MQTTSource(host="127.0.0.1", **settings), GatewayMetrics(), GatewayState.load(tmp_path)
+    )
+
+
+def read_connect(conn: socket.socket) -> bytes:
+    """The body of the one MQTT packet a client sends first (CONNECT)."""
+    conn.settimeout(30)
+    head = conn.recv(1)
+    assert head == b"\x10"
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return body
+
+
+def sent_connect(source: MQTTSourceRunner) -> tuple[int, int, Properties, str]:
+    """(connect flags, keepalive, properties, client id) of the CONNECT `run` sends."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        source.cfg = source.cfg.model_copy(update={"port": server.getsockname()[1]})
+
+        async def go() -> bytes:
+            task = asyncio.create_task(source.run(lambda batch: asyncio.sleep(0)))
+            conn, _ = await asyncio.to_thread(server.accept)
+            with conn:
+                body = await asyncio.to_thread(read_connect, conn)
+            task.cancel()
+            await source.close()
+            return body
+
+        body = asyncio.run(go())
+    assert body[:7] == b"\x00\x04MQTT\x05"  # MQTT v5
+    flags, keepalive = body[7], int.from_bytes(body[8:10], "big")
+    props, used = Properties(PacketTypes.CONNECT).unpack(body[10:])
+    rest = body[10 + used :]
+    client_id = rest[2 : 2 + int.from_bytes(rest[:2], "big")].decode()
+    return flags, keepalive, props, client_id
+
+
+def test_connect_carries_the_configured_session_and_window(tmp_path: Path) -> None:
+    flags, keepalive, props, client_id = sent_connect(
+        runner(
+            tmp_path,
+            client_id="citygate-gw-x",
+            receive_maximum=777,
+            session_expiry_s=4321,
+            keepalive_s=17,
+        )
+    )
+    assert client_id == "citygate-gw-x"
+    assert keepalive == 17
+    assert not flags & 0x02  # clean_start false: the broker keeps the session
+    assert props.ReceiveMaximum == 777
+    assert props.SessionExpiryInterval == 4321
+
+
+def test_other_settings_other_connect(tmp_path: Path) -> None:
+    _, keepalive, props, client_id = sent_connect(
+        runner(tmp_path, client_id="gw-y", receive_maximum=20, session_expiry_s=60, keepalive_s=5)
+    )
+    assert (client_id, keepalive, props.ReceiveMaximum, props.SessionExpiryInterval) == (
+        "gw-y",
+        5,
+        20,
+        60,
+    )
+
+
+def test_reconnect_delays_are_the_configured_ones(tmp_path: Path) -> None:
+    client = runner(tmp_path, reconnect_min_s=0.25, reconnect_max_s=4.5).client
+    # paho doubles from the first up to the second; fractions are kept, not rounded to 1 s.
+    assert (client._reconnect_min_delay, client._reconnect_max_delay) == (0.25, 4.5)
+
+
+def suback(*codes: int) -> list[ReasonCode]:
+    return [ReasonCode(PacketTypes.SUBACK, identifier=c) for c in codes]
+
+
+@pytest.mark.parametrize(
+    ("codes", "qos", "problems"),
+    [
+        ((1, 1), 1, {}),
+        ((0, 0), 0, {}),
+        ((1, 0), 1, {"b": "granted QoS 0, not 1"}),
+        ((0x87, 1), 1, {"a": "refused: Not authorized (0x87)"}),
+        (
+            (0x80, 0x8F),
+            0,
+            {"a": "refused: Unspecified error (0x80)", "b": "refused: Topic filter invalid (0x8f)"},
+        ),
+    ],
+)
+def test_suback_reason_codes_are_judged_against_the_qos(
+    codes: tuple[int, ...], qos: int, problems: dict[str, str]
+) -> None:
+    assert subscription_problems(("a", "b"), suback(*codes), qos) == problems
+
+
+def test_a_suback_of_the_wrong_length_fails_every_filter() -> None:
+    assert set(subscription_problems(("a", "b"), suback(1), 1)) == {"a", "b"}
+
+
+def message(payload: bytes, mid: int = 1) -> mqtt.MQTTMessage:
+    msg = mqtt.MQTTMessage(mid, b"city/west/air_quality/aq-1/telemetry")
+    msg.payload = payload
+    return msg
+
+
+def deliver_all(
+    source: MQTTSourceRunner, messages: Sequence[mqtt.MQTTMessage]
+) -> list[list[Inbound]]:
+    batches: list[list[Inbound]] = []
+
+    async def deliver(batch: Sequence[Inbound]) -> None:
+        batches.append(list(batch))
+
+    async def go() -> None:
+        source._loop = asyncio.get_running_loop()
+        for msg in messages:
+            source._on_message(source.client, None, msg)
+        await asyncio.sleep(0)  # the wake-up is scheduled, as from paho's thread
+        while source._wake.is_set():
+            source._wake.clear()
+            await source._deliver_batch(deliver)
+
+    asyncio.run(go())
+    return batches
+
+
+def test_payloads_over_max_payload_bytes_are_refused_as_oversize(tmp_path: Path) -> None:
+    source = runner(tmp_path, max_payload_bytes=1024)
+    (batch,) = deliver_all(source, [message(b"x" * n) for n in (1024, 1025, 60_050)])
+    assert [item.rejected.partition(":")[0] for item in batch] == ["", "oversize", "oversize"]
+
+
+def test_batches_hold_at_most_max_batch(tmp_path: Path) -> None:
+    source = runner(tmp_path, max_batch=3)
+    batches = deliver_all(source, [message(b"{}", mid) for mid in range(1, 11)])
+    assert [len(b) for b in batches] == [3, 3, 3, 1]

@@ -69,6 +69,8 @@ class Gateway:
             "journal_oldest_unsent_age_s": (time.time_ns() - oldest) / 1e9 if oldest else 0.0,
             "journal_dropped": dict(j.dropped_by_type) if j else {},
             "journal_torn_records": j.recovered_torn_records if j else 0,
+            "journal_corrupt_records": j.corrupt_records if j else 0,
+            "journal_corrupt_bytes": j.corrupt_bytes if j else 0,
         }
 
     def status(self) -> dict[str, Any]:
@@ -100,6 +102,8 @@ class Gateway:
         for sensor_type, n in j.dropped_by_type.items():
             m.journal_dropped.labels(sensor_type).set(n)
         m.journal_torn.set(j.recovered_torn_records)
+        m.journal_corrupt_records.set(j.corrupt_records)
+        m.journal_corrupt_bytes.set(j.corrupt_bytes)
         m.journal_full.set(1 if j.full else 0)
 
     async def _housekeeping(self) -> None:
@@ -141,6 +145,7 @@ class Gateway:
             journal=str(jcfg.path),
             backlog=self.journal.depth_records,
             torn_records=self.journal.recovered_torn_records,
+            corrupt_records=self.journal.corrupt_records,
         )
         self.sink = KafkaSink(self.cfg.kafka, self.journal, self.metrics)
         if self.cfg.mqtt is not None:

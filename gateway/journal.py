@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import Final, Literal
 
 import msgspec
+import structlog
 
 from edge.errors import CitygateError
 from gateway import journal_format as fmt
 from gateway.journal_format import JournalRecord
 
 __all__ = ["Journal", "JournalError", "JournalRecord", "Policy"]
+
+log = structlog.get_logger("gateway.journal")
 
 Policy = Literal["block", "drop_oldest"]
 
@@ -42,6 +46,7 @@ _RELEASE_SYNC_S: Final = 0.1
 # which keeps the disk footprint below about 1.5 x max_bytes plus one segment.
 _COMPACT_DEAD_SHARE: Final = 1 / 3
 _LOCK_NAME: Final = "LOCK"
+_QUARANTINE: Final = "quarantine"  # damaged segments, kept as evidence
 
 _fsync = getattr(os, "fdatasync", os.fsync)
 
@@ -147,6 +152,21 @@ class _Recovered:
     torn_bytes: int = 0
     torn_records: int = 0
     corrupt_records: int = 0
+    corrupt_bytes: int = 0
+    damaged: list[_Damaged] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Damaged:
+    """A segment recovery found damaged in the middle: what was lost, where the original is."""
+
+    path: Path
+    spans: list[tuple[int, int]]  # byte ranges [start, end) that held no valid frame
+    bytes: int
+    known_records: int = 0  # data frames counted from their own length fields
+    gaps: list[tuple[int, int | None]] = field(default_factory=list)  # ids around a hit length
+    records: int = 0
+    quarantined: Path | None = None
 
 
 class Journal:
@@ -212,6 +232,18 @@ class Journal:
         self.recovered_torn_bytes = recovered.torn_bytes
         self.recovered_torn_records = recovered.torn_records
         self.corrupt_records = recovered.corrupt_records
+        self.corrupt_bytes = recovered.corrupt_bytes
+        for damaged in recovered.damaged:
+            # One line per damaged segment: an operator learns what was lost and where the
+            # original bytes are kept.
+            log.error(
+                "journal_corrupt",
+                segment=str(damaged.path),
+                damaged_spans=damaged.spans,
+                corrupt_bytes=damaged.bytes,
+                corrupt_records=damaged.records,
+                quarantined=str(damaged.quarantined),
+            )
         self._committer = asyncio.get_running_loop().create_task(self._commit_loop())
 
     @classmethod
@@ -542,6 +574,7 @@ class Journal:
                 # Rotted on disk since it was written: it can never be delivered.
                 self._mark_dead(seg, i, _DROPPED)
                 self.corrupt_records += 1
+                self.corrupt_bytes += seg.sizes[i]
                 continue
             out.append((seg.ids[i], record))
         return out
@@ -685,6 +718,7 @@ class Journal:
                 if st == _LIVE:  # vanished from disk (rot found while copying)
                     self._mark_dead(seg, i, _DROPPED)
                     self.corrupt_records += 1
+                    self.corrupt_bytes += size_i
                 continue
             fresh.add(rid, off, size_i, typ, ts)
             if st != _LIVE:
@@ -836,30 +870,48 @@ def _scan_directory(directory: Path, lock_fd: int) -> _Recovered:
     watermark = 0
     dropped: set[int] = set()
     last_id = 0
-    torn_bytes = torn_records = corrupt = 0
+    torn_bytes = torn_records = corrupt = corrupt_bytes = 0
     writable_tail = False
+    damaged: list[_Damaged] = []
     for k, path in enumerate(paths):
         last = k == len(paths) - 1
         data = path.read_bytes()
         base_id = fmt.parse_header(data)
-        if base_id is None:
-            if last and len(data) < fmt.HEADER_SIZE:  # died while creating it
-                torn_bytes += len(data)
-                path.unlink()
-            else:
-                corrupt += 1
-                path.rename(path.with_suffix(".corrupt"))
+        if base_id is None and last and len(data) < fmt.HEADER_SIZE:  # died while creating it
+            torn_bytes += len(data)
+            path.unlink()
             continue
-        scan = fmt.scan(data, after_id=last_id)
+        before = last_id
+        scan = fmt.scan(data, after_id=before)
+        torn = scan.damage[-1] if last and scan.damage and scan.damage[-1].torn else None
+        middle = [d for d in scan.damage if d is not torn]
+        if torn is not None:
+            torn_bytes += torn.size
+            torn_records += _lost(torn)
+        # The header has no checksum of its own; the file's name repeats its base id.
+        named = _named_base_id(path)
+        header_ok = base_id is not None and named in (None, base_id)
+        if base_id is None or not header_ok:
+            base_id = named if named is not None else _first_data_id(scan, before)
+        if middle or not header_ok:
+            # Keep every intact frame in a clean segment; the damaged file goes to quarantine.
+            spans = [(d.start, d.end) for d in middle]
+            if not header_ok:
+                spans.insert(0, (0, fmt.HEADER_SIZE))
+            report = _Damaged(path, spans, sum(end - start for start, end in spans))
+            # Counted from the damaged frames' own lengths where they lead to the next good
+            # frame; otherwise (a hit length field, a segment cut short) from the ids around.
+            counted = [d for d in middle if d.data_frames is not None and not d.torn]
+            report.known_records = sum(d.data_frames or 0 for d in counted)
+            report.gaps = [_gap(d, scan, before, base_id) for d in middle if d not in counted]
+            report.quarantined = _quarantine(directory, path, data, base_id, scan.frames)
+            damaged.append(report)
+            corrupt_bytes += report.bytes
+            data = path.read_bytes()
+            scan = fmt.scan(data, after_id=before)
+        elif torn is not None:
+            _truncate(path, scan.end)
         writable_tail = last
-        if scan.damage is not None:
-            if last and scan.damage.torn:
-                torn_bytes += len(data) - scan.end
-                torn_records += 1
-                _truncate(path, scan.end)
-            else:
-                corrupt += 1
-                writable_tail = False  # appending after garbage would hide the new records
         seg = _Segment(path, base_id, -1)
         seg.size = scan.end
         # Index every record now and settle what is dead once all marks are known, so only
@@ -871,6 +923,7 @@ def _scan_directory(directory: Path, lock_fd: int) -> _Recovered:
                     record = fmt.decode_payload(frame.payload)
                 except msgspec.MsgspecError:  # CRC was fine: written by another format version
                     corrupt += 1
+                    corrupt_bytes += frame.size
                     seg.data_bytes += frame.size
                     continue
                 seg.add(last_id, frame.offset, frame.size, record.sensor_type, record.ts)
@@ -879,6 +932,15 @@ def _scan_directory(directory: Path, lock_fd: int) -> _Recovered:
             else:
                 dropped.update(fmt.dropped_ids(frame.payload))
         segments.append(seg)
+    for report in damaged:
+        # Ids lost where a length field was hit: those between the damage's neighbours that
+        # were neither delivered nor dropped before (compaction leaves gaps of those).
+        lost = 0
+        for lo, hi in report.gaps:
+            end = _next_data_id(segments, lo) if hi is None else hi
+            lost += sum(1 for rid in range(max(lo, watermark + 1), end) if rid not in dropped)
+        report.records = report.known_records + lost
+        corrupt += report.records
     writable_tail = writable_tail and bool(segments)
     has_data = writable_tail and bool(segments[-1].ids)
     for seg in segments:
@@ -908,7 +970,79 @@ def _scan_directory(directory: Path, lock_fd: int) -> _Recovered:
         torn_bytes=torn_bytes,
         torn_records=torn_records,
         corrupt_records=corrupt,
+        corrupt_bytes=corrupt_bytes,
+        damaged=damaged,
     )
+
+
+def _gap(damage: fmt.Damage, scan: fmt.Scan, before: int, base_id: int) -> tuple[int, int | None]:
+    """The record ids `[lo, hi)` that may have stood in `damage`, between its neighbours; `hi`
+    is None when no data record follows in this segment (the next segment's first says)."""
+    prev = max(before, base_id - 1)
+    for frame in scan.frames:
+        if frame.kind != fmt.Kind.DATA:
+            continue
+        if frame.offset >= damage.start:
+            return prev + 1, frame.record_id
+        prev = frame.record_id
+    return prev + 1, None
+
+
+def _next_data_id(segments: list[_Segment], lo: int) -> int:
+    """The first indexed record id at or after `lo`; `lo + 1` (one lost frame) if none."""
+    for seg in segments:
+        i = bisect_left(seg.ids, lo)
+        if i < len(seg.ids):
+            return seg.ids[i]
+    return lo + 1
+
+
+def _lost(damage: fmt.Damage) -> int:
+    """Records lost in a torn tail: counted from its frames' length fields, else at least one.
+
+    Whole records cut off beyond it leave no trace in the file; they were never acknowledged
+    if the cut was a crash mid-write (the broker sends them again).
+    """
+    return 1 if damage.data_frames is None else damage.data_frames
+
+
+def _named_base_id(path: Path) -> int | None:
+    """The base id a segment's name gives (`segment_name`), or None for another name."""
+    stem = path.name.removesuffix(fmt.SEGMENT_SUFFIX)
+    return int(stem) if stem.isdigit() else None
+
+
+def _first_data_id(scan: fmt.Scan, before: int) -> int:
+    data_ids = [f.record_id for f in scan.frames if f.kind == fmt.Kind.DATA]
+    return data_ids[0] if data_ids else before + 1
+
+
+def _quarantine(
+    directory: Path, path: Path, data: bytes, base_id: int, frames: list[fmt.Frame]
+) -> Path:
+    """Move the damaged `path` to quarantine/, leaving a clean segment of its good frames.
+
+    Crash-safe in every step: the clean copy is written and synced aside, the original is
+    hard-linked into quarantine/, and only then does the clean copy replace it.
+    """
+    clean = bytearray(fmt.segment_header(base_id))
+    for frame in frames:
+        clean += data[frame.offset : frame.offset + frame.size]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, clean)
+        _fsync(fd)
+    finally:
+        os.close(fd)
+    quarantine = directory / _QUARANTINE
+    quarantine.mkdir(exist_ok=True)
+    kept = quarantine / f"{path.name}.{time.time_ns()}"
+    os.link(path, kept)
+    _fsync_dir(quarantine)
+    os.replace(tmp, path)
+    _fsync_dir(directory)
+    return kept
 
 
 def _create_segment(directory: Path, base_id: int, watermark: int) -> tuple[_Segment, int]:

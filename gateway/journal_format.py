@@ -125,17 +125,30 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class Damage:
-    """Where a scan stopped early: `torn` means nothing valid follows (a cut tail)."""
+    """Bytes `[start, end)` that hold no valid frame.
 
-    offset: int
+    `torn` means no valid frame follows up to the end of the data: a cut tail. `frames` is how
+    many frames, and `data_frames` how many of them data records, the damaged bytes held, read
+    from their own length fields; None when those fields do not lead exactly to `end` (the
+    damage hit a length field), and the caller must estimate from the record ids around it.
+    """
+
+    start: int
+    end: int
     torn: bool
+    frames: int | None
+    data_frames: int | None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
 
 
 @dataclass(frozen=True, slots=True)
 class Scan:
     frames: list[Frame]
     end: int  # offset just past the last good frame
-    damage: Damage | None
+    damage: list[Damage]
 
 
 def _check(view: memoryview, offset: int, after_id: int) -> Frame | None:
@@ -155,29 +168,64 @@ def _check(view: memoryview, offset: int, after_id: int) -> Frame | None:
 
 
 def scan(data: bytes, start: int = HEADER_SIZE, after_id: int = -1) -> Scan:
-    """Every good frame from `start` until the end or the first bad one.
+    """Every good frame from `start` on, resynchronising after damage.
 
-    Data ids must increase (beyond `after_id`). A bad frame whose declared length is followed
-    by another good frame is corruption in the middle; anything else is a torn tail.
+    Data ids must increase (beyond `after_id`). After a bad frame the scan looks, byte by byte,
+    for the next offset where a whole frame checks out (CRC32C over its length, kind, id and
+    payload), so one damaged record costs that record and no other.
     """
     view = memoryview(data)
     frames: list[Frame] = []
+    damage: list[Damage] = []
     offset = start
     last_id = after_id
+    end = start
     while offset < len(view):
         found = _check(view, offset, last_id)
         if found is None:
-            return Scan(frames, offset, Damage(offset, torn=not _good_frame_follows(view, offset)))
+            found = _resync(data, view, offset + 1, last_id)
+            stop = len(view) if found is None else found.offset
+            damage.append(_damage(view, offset, stop, torn=found is None))
+            if found is None:
+                break
         frames.append(found)
         if found.kind == Kind.DATA:
             last_id = found.record_id
-        offset += found.size
-    return Scan(frames, offset, None)
+        offset = end = found.offset + found.size
+    return Scan(frames, end, damage)
 
 
-def _good_frame_follows(view: memoryview, offset: int) -> bool:
-    if offset + FRAME_OVERHEAD > len(view):
-        return False
-    length = _TAIL.unpack_from(view, offset + _CRC.size)[0]
-    following = offset + FRAME_OVERHEAD + length
-    return following < len(view) and _check(view, following, -1) is not None
+_KINDS: Final = frozenset(Kind)
+_KIND_AT: Final = _CRC.size + 4  # offset of the kind byte in a frame
+
+
+def _resync(data: bytes, view: memoryview, offset: int, after_id: int) -> Frame | None:
+    """The first valid frame at or after `offset`, or None."""
+    # The kind byte is checked first (three values of 256): most offsets cost one index.
+    for at in range(offset, len(data) - FRAME_OVERHEAD + 1):
+        if data[at + _KIND_AT] in _KINDS:
+            found = _check(view, at, after_id)
+            if found is not None:
+                return found
+    return None
+
+
+def _damage(view: memoryview, start: int, end: int, *, torn: bool) -> Damage:
+    """Count the frames in `[start, end)` by following their length fields, where they hold."""
+    frames = data_frames = 0
+    at = start
+    while at < end:
+        if at + FRAME_OVERHEAD > len(view):
+            break  # a header cut short: one frame, kind unknown
+        length, kind, _ = _TAIL.unpack_from(view, at + _CRC.size)
+        # A data record is never empty: zeros (a tail the file system filled) are no frame.
+        if kind not in _KINDS or length > MAX_PAYLOAD or (kind == Kind.DATA and not length):
+            return Damage(start, end, torn, None, None)
+        frames += 1
+        data_frames += kind == Kind.DATA
+        at += FRAME_OVERHEAD + length
+    if at == end or (torn and at > end):
+        return Damage(start, end, torn, frames, data_frames)
+    if torn:  # only part of a header was written
+        return Damage(start, end, torn, frames + 1, data_frames + 1)
+    return Damage(start, end, torn, None, None)

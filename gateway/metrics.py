@@ -67,7 +67,17 @@ class GatewayMetrics:
         )
         self.journal_torn = Gauge(
             "citygate_gateway_journal_torn_records",
-            "Torn or corrupt records cut off during journal recovery",
+            "Records of a torn tail (a write cut by a crash) cut off during journal recovery",
+            registry=r,
+        )
+        self.journal_corrupt_records = Gauge(
+            "citygate_gateway_journal_corrupt_records",
+            "Durable records lost to damage inside the journal (recovery or a later read)",
+            registry=r,
+        )
+        self.journal_corrupt_bytes = Gauge(
+            "citygate_gateway_journal_corrupt_bytes",
+            "Journal bytes that held no valid frame (damaged segments are kept in quarantine/)",
             registry=r,
         )
         self.journal_full = Gauge(

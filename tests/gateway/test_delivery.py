@@ -20,12 +20,14 @@ from deploy.local import Stack
 from edge import deadletter
 from edge import reading as reading_codec
 from edge.topics import DEADLETTER, reading_topic
+from gateway import journal_format as fmt
 from tests.gateway.harness import (
     GatewayProcess,
     KafkaCollector,
     Publisher,
     air_readings,
     free_port,
+    wait_for_log,
 )
 
 pytestmark = pytest.mark.integration
@@ -190,6 +192,43 @@ def test_torn_journal_is_recovered_on_restart(tmp_path: Path, connections: Conne
         got = ours(collector.collect(all_of(n - 1), 30, key_prefix(d)), d)
         distinct = {(r.sensor_id, r.seq) for r in got}
         assert len(distinct) == n - 1  # the torn record is cut and counted, the rest delivered
+        assert online.stop() == 0
+    finally:
+        pub.close()
+
+
+def test_a_flipped_bit_in_the_journal_costs_one_record(
+    tmp_path: Path, connections: Connections
+) -> None:
+    d = district()
+    dead_kafka = f"127.0.0.1:{free_port()}"
+    offline = GatewayProcess(tmp_path, connections, d, {"kafka.bootstrap": dead_kafka})
+    offline.start(wait_healthy=False)
+    pub = Publisher(connections)
+    try:
+        n = pub.readings(air_readings(d, sensors=10, per_sensor=50))
+        pub.wait_acked(n)  # every reading is durable in the journal
+        assert offline.stop() == 0
+        [segment] = [p for p in (tmp_path / "journal").glob("*.seg") if p.stat().st_size > 4096]
+        data = bytearray(segment.read_bytes())
+        frames = [f for f in fmt.scan(bytes(data)).frames if f.kind == fmt.Kind.DATA]
+        assert len(frames) == n
+        hit = frames[n // 2]
+        data[hit.offset + hit.size // 2] ^= 0x01
+        segment.write_bytes(data)
+        collector = KafkaCollector(connections, [AIR])
+        online = GatewayProcess(tmp_path, connections, d, {"gateway_id": offline.gateway_id})
+        online.start()
+        health = online.wait_drained(timeout=60)
+        assert health["journal_corrupt_records"] == 1
+        assert health["journal_corrupt_bytes"] == hit.size
+        assert health["journal_torn_records"] == 0
+        assert "citygate_gateway_journal_corrupt_records 1.0" in online.metrics()
+        line = wait_for_log(online, "journal_corrupt")
+        assert str(segment) in line
+        assert len(list((tmp_path / "journal" / "quarantine").iterdir())) == 1
+        got = ours(collector.collect(all_of(n - 1), 30, key_prefix(d)), d)
+        assert len({(r.sensor_id, r.seq) for r in got}) == n - 1  # only the damaged one is lost
         assert online.stop() == 0
     finally:
         pub.close()

@@ -193,7 +193,7 @@ def _flip(path: Path, offset: int) -> None:
         f.write(bytes([byte[0] ^ 0x40]))
 
 
-def test_flipped_byte_in_the_middle_stops_that_segment_only(tmp_path: Path) -> None:
+def test_flipped_byte_in_the_middle_loses_that_record_only(tmp_path: Path) -> None:
     async def write() -> None:
         async with await opened(tmp_path, segment_bytes=2048) as j:
             for i in range(0, 40, 4):
@@ -211,9 +211,7 @@ def test_flipped_byte_in_the_middle_stops_that_segment_only(tmp_path: Path) -> N
             assert j.corrupt_records == 1
             assert j.recovered_torn_records == 0
             got = [seq(r) for _, r in j.peek(100, 1 << 20)]
-            assert got[:2] == [0, 1]
-            assert got[2] == len(frames)  # the rest of the first segment is skipped
-            assert got == sorted(got) and got[-1] == 39
+            assert got == [i for i in range(40) if i != 2]
 
     run(check)
 

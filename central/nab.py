@@ -318,7 +318,7 @@ def univariate_scores(
 # every kind of evidence's bar at once; the likelihood's own scale moves one against the others.
 GRID: Mapping[str, Sequence[float]] = {
     "alarm": (0.5, 0.53, 0.56),
-    "likelihood_scale": (2.5, 3.13, 4.0),
+    "likelihood_scale": (1.6, 2.0, 2.5),
     "refractory": (30, 60),
 }
 

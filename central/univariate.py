@@ -4,7 +4,7 @@ Each value gets two kinds of evidence. Novelty: how far it lies outside the rang
 shown so far (a slowly forgetting min/max). Anomaly likelihood: the value's forecast residual
 (Huber-clipped EWMA level or time-of-day profile, whichever has served the stream better, plus a
 slow drift term) becomes a raw surprise, and the mean surprise of the last few values is judged
-against the long-run distribution of that mean, as in the HTM "anomaly likelihood". Work per value
+against the long-run distribution of the raw surprise, as in the HTM "anomaly likelihood". Work per value
 is O(1), there is no look-ahead, and all state lives in numpy arrays.
 """
 
@@ -35,12 +35,14 @@ class UnivariateParams:
     tod_alpha: float = 0.05  # per visit of a bucket
     drift_alpha: float = 0.03  # recent mean of scaled residuals, for level shifts and drift
     short_window: int = 10  # values in the likelihood's recent mean of surprise
-    long_alpha: float = 0.002  # the likelihood's long-run mean and variance of that recent mean
-    likelihood_scale: float = 3.13  # standardised recent surprise that counts as one alarm unit
+    # The likelihood's long-run mean and variance of the raw surprise: HTM's window of 8640
+    # values (a month at 5 min), an equal-weight mean until then.
+    long_alpha: float = 1.0 / 8640
+    likelihood_scale: float = 2.0  # standardised recent surprise that counts as one alarm unit
     novelty_scale: float = 0.058  # excursion beyond the seen range, as a fraction of it, ditto
     range_decay: float = 1e-4  # per value, how fast the seen range forgets towards the level
     refractory: int = 30  # values after an alarm whose score is held down (one alarm per event)
-    alarm: float = 0.5  # score that starts the refractory period (one alarm unit)
+    alarm: float = 0.53  # score that starts the refractory period (0.5 = one alarm unit)
 
     def __post_init__(self) -> None:
         for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "long_alpha"):
@@ -79,7 +81,7 @@ class UnivariateBank:
     drift: FloatArray  # recent mean of scaled residuals
     recent: FloatArray  # (streams, short_window) ring of the latest surprises
     recent_sum: FloatArray
-    lik_mean: FloatArray  # long-run distribution of the recent mean surprise: mean
+    lik_mean: FloatArray  # long-run distribution of the raw surprise: mean
     lik_var: FloatArray  # ... and variance
     high: FloatArray  # the seen range, slowly forgetting
     low: FloatArray
@@ -214,7 +216,10 @@ class UnivariateBank:
         drift_z = drift * np.sqrt((2.0 - p.drift_alpha) / p.drift_alpha)
         surprise = np.log1p(np.maximum(np.abs(z), np.abs(drift_z)))
 
-        # Anomaly likelihood: the mean surprise of the last few values against its long run.
+        # Anomaly likelihood (HTM): the mean surprise of the last few values against the
+        # long-run mean and spread of single surprises. The spread of single values, not of
+        # recent means, keeps the bar where one stream's noise puts it: a standardised recent
+        # mean was 3 deviations past once per few hundred values on noisy streams.
         at_recent = s * p.short_window + n % p.short_window
         recent_flat = self.recent.reshape(-1)
         recent_sum = self.recent_sum[s] - recent_flat[at_recent] + surprise
@@ -224,7 +229,7 @@ class UnivariateBank:
         likelihood = (short - mean) / np.sqrt(var + 1e-6)
         learn = 1.0 / (n + 1.0)
         la = np.maximum(p.long_alpha, learn)
-        delta = short - mean
+        delta = surprise - mean
         self.lik_mean[s] = mean + la * delta
         self.lik_var[s] = (1.0 - la) * (var + la * delta * delta)
 

@@ -82,3 +82,13 @@ def test_refractory_holds_down_after_an_alarm() -> None:
     values[400] = values[410] = 200.0
     scores = score_series(values, ts, UnivariateParams(refractory=30))
     assert scores[400] >= UnivariateParams().alarm and scores[401:431].max() == 0.0
+
+
+def test_likelihood_is_quiet_on_stationary_noise() -> None:
+    # HTM's form: the recent mean surprise against the spread of single surprises. Against the
+    # spread of recent means (the earlier form) this stream raised 9 alarms.
+    params = UnivariateParams(novelty_scale=1e12)  # the likelihood alone
+    values = np.random.default_rng(0).normal(10.0, 1.0, 20_000)
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    scores = score_series(values, ts, params)
+    assert (scores[1000:] >= params.alarm).sum() <= 4

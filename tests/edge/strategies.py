@@ -1,8 +1,11 @@
-"""Hypothesis strategies shared by the edge tests: valid readings from the catalog, streams."""
+"""Hypothesis strategies shared by the edge tests: valid readings from the catalog, streams,
+and hostile inputs (tests/edge/hostile.py) for the fuzz tests."""
 
 from __future__ import annotations
 
+import random
 import string
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -79,3 +82,9 @@ def split_points(data: bytes) -> st.SearchStrategy[list[bytes]]:
             data[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)], strict=True)
         ]
     )
+
+
+def hostile(make: Callable[[random.Random], bytes]) -> st.SearchStrategy[bytes]:
+    """Inputs from one of the tests.edge.hostile generators, with hypothesis choosing the draws
+    (so failures replay from its database like any other example)."""
+    return st.randoms(use_true_random=False).map(make)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import random
 import timeit
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import mqtt_json
 from edge.codec import CODES, EncodeError, Rejected
 from edge.reading import FieldValue, Location, Reading
-from tests.edge.strategies import CATALOG, READING_SETTINGS, SETTINGS, readings
+from tests.edge import hostile as hostile_inputs
+from tests.edge.strategies import CATALOG, READING_SETTINGS, SETTINGS, hostile, readings
 
 TOPIC = "city/centrum/air_quality/aq-0001/telemetry"
 RECEIVED = 1_700_000_000_500_000_000
@@ -319,6 +321,29 @@ def test_decode_never_raises_on_mutated_payloads(reading: Reading, data: st.Data
         mutated[at] = data.draw(st.integers(0, 255))
     result = mqtt_json.decode(topic, bytes(mutated), RECEIVED)
     assert isinstance(result, Reading) or result.code in CODES
+
+
+@pytest.mark.parametrize("sensor_type", sorted(CATALOG.types))
+def test_decode_never_raises_on_hostile_json(sensor_type: str) -> None:
+    """Deep nesting, huge numbers, NaN and Infinity, bad UTF-8 and escapes, duplicate keys,
+    truncation: a sound Reading or a Rejected with a known code, never an exception."""
+    topic = mqtt_json.topic_for("d", sensor_type, "s")
+
+    @settings(SETTINGS, max_examples=500)
+    @given(hostile(lambda rng: hostile_inputs.hostile_json(rng, sensor_type)))
+    def check(payload: bytes) -> None:
+        hostile_inputs.assert_sound(mqtt_json.decode(topic, payload, RECEIVED))
+
+    check()
+
+
+@SETTINGS
+@given(st.randoms(use_true_random=False))
+def test_decode_never_raises_on_mutated_valid_payloads(rng: random.Random) -> None:
+    reading = hostile_inputs.valid_reading(rng, "d", "s", rng.randint(0, 2**63 - 1))
+    topic, payload = mqtt_json.encode(reading)
+    hostile_inputs.assert_sound(mqtt_json.decode(topic, payload, RECEIVED))
+    hostile_inputs.assert_sound(mqtt_json.decode(topic, hostile_inputs.mutate(rng, payload), 1))
 
 
 def test_decode_speed_smoke() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -22,6 +23,10 @@ from edge.errors import CitygateError
 from edge.reading import FieldValue
 
 Kind = Literal["float", "int", "str", "bool"]
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1  # InfluxDB integers, and Reading.seq and ts, are int64
+_FLOAT_MAX: Final = int(sys.float_info.max)  # a larger JSON integer has no float to become
 
 # Field names become InfluxDB field keys and struct attributes, so they stay plain identifiers.
 _FIELD_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -41,7 +46,7 @@ class UnknownSensorType(CatalogError, KeyError):
 class FieldProblem(msgspec.Struct, frozen=True):
     """One thing wrong with one field value; `code` is one of edge.codec.CODES."""
 
-    code: Literal["out_of_range", "unknown_field", "wrong_kind", "not_finite"]
+    code: Literal["out_of_range", "unknown_field", "wrong_kind", "not_finite", "bad_value"]
     field: str
     detail: str
 
@@ -68,22 +73,27 @@ class FieldSpec(msgspec.Struct, frozen=True):
         if kind == "float":
             if is_bool or not isinstance(value, float | int):
                 return self._wrong_kind(value)
+            if type(value) is int and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                detail = f"{self.name}={value} does not fit a 64-bit float"
+                return FieldProblem("bad_value", self.name, detail)
             if not math.isfinite(value):
                 return FieldProblem("not_finite", self.name, f"{self.name}={value!r} is not finite")
             return self._range_problem(value)
         if kind == "int":
             if is_bool or not isinstance(value, int):
                 return self._wrong_kind(value)
-            if not -(2**63) <= value < 2**63:  # InfluxDB integers are 64-bit
+            if not INT64_MIN <= value <= INT64_MAX:  # InfluxDB integers are 64-bit
                 detail = f"{self.name}={value} does not fit a 64-bit integer"
-                return FieldProblem("wrong_kind", self.name, detail)
+                return FieldProblem("bad_value", self.name, detail)
             return self._range_problem(value)
         if kind == "str":
             if not isinstance(value, str):
                 return self._wrong_kind(value)
             if self.allowed is not None and value not in self.allowed:
+                # Not a measurement beyond its range but a state the catalog has no name for:
+                # downstream could only store a string nobody queries for, so it is refused.
                 detail = f"{self.name}={value!r} not one of {', '.join(self.allowed)}"
-                return FieldProblem("out_of_range", self.name, detail)
+                return FieldProblem("bad_value", self.name, detail)
             return None
         return None if is_bool else self._wrong_kind(value)
 

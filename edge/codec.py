@@ -1,7 +1,8 @@
 """What every decoder returns when input is bad, instead of raising: a Rejected with a reason.
 
 A reason is a short code, a colon and human detail ("bad_checksum: expected 0x01a2, got 0x01a3");
-the gateway counts dead letters by code and ships the detail with the raw bytes.
+the code is the project's own and stable (docs/reason-codes.md); the detail may quote a library
+and change with it. The gateway counts dead letters by code and ships the detail with the bytes.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ CODES: Final = frozenset(
         "bad_length",  # a frame of the wrong size, or a wrong length field
         "bad_tail",  # wrong end byte
         "bad_json",  # malformed JSON
+        "bad_utf8",  # bytes that are not UTF-8, which JSON must be
         "bad_payload",  # well-formed, but missing or mistyped seq/ts/fields/lat/lon, or no fields
         "bad_syntax",  # a text line that does not follow its grammar
         "bad_topic",  # an MQTT topic outside city/<district>/<type>/<id>/telemetry
         "bad_sensor_id",  # a sensor id or district with characters we cannot carry
-        "bad_value",  # a field value that cannot be parsed as its catalog kind
+        "bad_value",  # a value the catalog cannot represent: unparseable, not an allowed enum
+        #             value, or an integer beyond int64
+        "decoder_error",  # the decoder raised (a bug): the gateway's boundary caught it
         "garbage",  # bytes skipped while hunting for a frame header
         "not_finite",  # NaN or infinity, which InfluxDB cannot store
         "oversize",  # a payload or line longer than its limit
+        "too_deep",  # JSON nested deeper than the decoder allows
         "truncated",  # a frame cut short by a new header or by the end of the stream
         "unknown_field",  # a field the catalog does not know for that sensor type
         "unknown_sentence",  # a line protocol sentence other than the ones we speak
@@ -71,8 +76,9 @@ def vet_fields(
 ) -> Rejected | tuple[str, ...]:
     """Judge decoded fields against the catalog: a Rejected, or the quality flags to set.
 
-    Out-of-range values are kept and flagged "out_of_range", since spotting them is the
-    detectors' job. No fields at all, unknown fields, wrong kinds and non-finite numbers are
+    Out-of-range numbers are kept and flagged "out_of_range", since spotting them is the
+    detectors' job. No fields at all, unknown fields, wrong kinds, non-finite numbers and values
+    the catalog cannot represent (an enum value it does not list, an integer beyond int64) are
     rejected: InfluxDB would refuse them, or fix a field's type for good, and stall later writes.
     """
     if not fields:

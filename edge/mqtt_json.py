@@ -8,23 +8,28 @@ gateway's per-message hot path: one compiled msgspec decoder per sensor type doe
 from __future__ import annotations
 
 import functools
+import itertools
+import re
 import sys
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from edge.catalog import Catalog, FieldSpec, SensorType, load_catalog
+from edge.catalog import INT64_MAX, INT64_MIN, Catalog, FieldSpec, SensorType, load_catalog
 from edge.codec import NAME_PATTERN, EncodeError, Rejected, reject, vet_fields
 from edge.reading import FieldValue, Location, Reading
 
 MAX_PAYLOAD: Final = 64 * 1024
+# A valid payload nests two levels (the message, its fields). msgspec recurses per level and
+# raises RecursionError near Python's limit (~1,000), wherever the caller's stack already is.
+MAX_DEPTH: Final = 32
 TOPIC_FILTER: Final = "city/+/+/+/telemetry"  # what the gateway subscribes to
 
 _NS_PER_MS: Final = 1_000_000
 # Reading.ts is int64 nanoseconds (as InfluxDB stores time): the last millisecond that fits.
-_MAX_TS_MS: Final = (2**63 - 1) // _NS_PER_MS
+_MAX_TS_MS: Final = INT64_MAX // _NS_PER_MS
 
-_Seq = Annotated[int, msgspec.Meta(ge=0)]
+_Seq = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 _TsMs = Annotated[int, msgspec.Meta(ge=0, le=_MAX_TS_MS)]
 _Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
 _Lon = Annotated[float, msgspec.Meta(ge=-180, le=180)]
@@ -74,8 +79,9 @@ def encode(reading: Reading) -> tuple[str, bytes]:
 def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
     """The Reading in one MQTT message, or why not; never raises.
 
-    `received_ts` is the gateway's receipt time in epoch nanoseconds. Out-of-range values are
-    kept and flagged "out_of_range"; unknown fields and wrong kinds are rejected.
+    `received_ts` is the gateway's receipt time in epoch nanoseconds. Out-of-range numbers are
+    kept and flagged "out_of_range"; unknown fields, wrong kinds and values the catalog cannot
+    represent are rejected. Reasons and their codes: docs/reason-codes.md.
     """
     if len(payload) > MAX_PAYLOAD:
         return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload)
@@ -83,11 +89,14 @@ def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
     if isinstance(parsed, str):
         return Rejected(parsed, bytes(payload))
     district, sensor, sensor_id, strict = parsed
+    unsafe = _unsafe(payload)
+    if unsafe is not None:
+        return unsafe
     try:
         message = strict.decode(payload)
         fields = _to_builtins(message.fields)
         quality: tuple[str, ...] = ()
-    except (msgspec.MsgspecError, UnicodeDecodeError):
+    except msgspec.MsgspecError:
         fields = {}
     if not fields:
         # Slow path: what the strict decoder refused is decoded leniently to say why.
@@ -114,12 +123,41 @@ def _decode_slowly(
         message = _lenient.decode(payload)
     except msgspec.ValidationError as exc:  # a subclass of DecodeError, so it goes first
         return reject("bad_payload", _name_field(str(exc), payload), payload)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec lets bad UTF-8 through
+    except msgspec.DecodeError as exc:
         return reject("bad_json", str(exc), payload)
     verdict = vet_fields(sensor, message.fields, payload)
     if isinstance(verdict, Rejected):
         return verdict
     return message, sensor.normalise(message.fields), verdict
+
+
+def _unsafe(payload: bytes) -> Rejected | None:
+    """Refuse what must not reach msgspec: bytes that are not UTF-8 (which msgspec reports
+    differently from version to version, or not at all in a member it skips), and nesting that
+    would exhaust its recursion. Both checks cost a C-speed scan on the common path."""
+    if not payload.isascii():
+        try:
+            payload.decode()
+        except UnicodeDecodeError as exc:
+            return reject("bad_utf8", f"invalid UTF-8 at byte {exc.start}", payload)
+    # Counting brackets bounds the depth from above; only a payload with many is measured.
+    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH:
+        depth = _depth(payload)
+        if depth > MAX_DEPTH:
+            return reject("too_deep", f"JSON nests {depth} levels, more than {MAX_DEPTH}", payload)
+    return None
+
+
+_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET: Final = bytes(sorted(set(range(256)) - set(b"{}[]")))
+_STEP: Final = tuple(1 if b in b"{[" else -1 if b in b"}]" else 0 for b in range(256))
+
+
+def _depth(payload: bytes) -> int:
+    """The deepest nesting of JSON brackets outside strings (an unclosed string counts its
+    brackets: such a payload is refused either way)."""
+    brackets = _STRING.sub(b"", payload).translate(None, _NOT_BRACKET)
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
 
 
 def _name_field(message: str, payload: bytes) -> str:
@@ -132,7 +170,7 @@ def _name_field(message: str, payload: bytes) -> str:
                 _field_value.decode(raw)
             except msgspec.ValidationError:
                 return message.replace("[...]", f".{name}")
-    except (msgspec.DecodeError, UnicodeDecodeError):  # it breaks down after the first problem
+    except msgspec.DecodeError:  # it breaks down after the first problem
         pass
     return message
 
@@ -195,8 +233,8 @@ def _field_type(spec: FieldSpec) -> Any:
     if spec.kind == "str":
         return Literal[spec.allowed] if spec.allowed else str
     if spec.kind == "int":
-        low = -(2**63) if spec.min is None else int(spec.min)
-        high = 2**63 - 1 if spec.max is None else int(spec.max)
+        low = INT64_MIN if spec.min is None else int(spec.min)
+        high = INT64_MAX if spec.max is None else int(spec.max)
         return Annotated[int, msgspec.Meta(ge=low, le=high)]
     # Finite bounds also keep an infinity (JSON 1e999) out of the fast path.
     low_f = -sys.float_info.max if spec.min is None else spec.min

@@ -1,14 +1,18 @@
 """Decode inbound bytes with the edge codecs and route them to journal records.
 
 Readings go to city.<sensor_type>.v1 keyed by sensor id; anything that does not decode goes to
-city.deadletter.v1 with its reason, source, origin and (capped) raw bytes. Nothing raises.
+city.deadletter.v1 with its reason, source, origin and (capped) raw bytes. Nothing raises: a
+decoder's exception becomes a dead letter too (reason code decoder_error).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Final
 
 import msgspec
+import structlog
 
 from edge import deadletter, mqtt_json
 from edge import reading as reading_codec
@@ -21,6 +25,10 @@ from gateway.journal import JournalRecord
 from gateway.metrics import GatewayMetrics
 from gateway.sources import Inbound
 from gateway.state import SerialSeqs
+
+log = structlog.get_logger("gateway.routing")
+
+DECODER_ERROR_LOG_S: Final = 10.0
 
 
 class Router:
@@ -47,11 +55,42 @@ class Router:
             raise ValueError("serial ports need serial_seqs: their frames carry no seq")
         # Serial frames carry no sequence number: the gateway counts per sensor, durably.
         self._serial_seqs = serial_seqs
+        self._decoder_error_logged = -DECODER_ERROR_LOG_S
+        self._decoder_errors_unlogged = 0
 
     def route(self, batch: Sequence[Inbound]) -> list[JournalRecord]:
         return [self._one(item) for item in batch]
 
     def _one(self, item: Inbound) -> JournalRecord:
+        """The record for one input. A decoder that raises (a bug: decoders return Rejected)
+        costs that message a dead letter, never the gateway: a crash would leave the batch
+        unacknowledged, and the broker would redeliver it to every restart."""
+        try:
+            return self._decode_and_route(item)
+        except Exception as exc:
+            self._log_decoder_error(item, exc)
+            return self._deadletter(item, f"decoder_error: {type(exc).__name__}: {str(exc)[:200]}")
+
+    def _log_decoder_error(self, item: Inbound, exc: Exception) -> None:
+        """One error line per DECODER_ERROR_LOG_S at most: a flood of poison must not become a
+        flood of logs (the dead letters and their metric count every one)."""
+        now = time.monotonic()
+        if now - self._decoder_error_logged < DECODER_ERROR_LOG_S:
+            self._decoder_errors_unlogged += 1
+            return
+        log.error(
+            "decoder_error",
+            source=item.source,
+            origin=item.origin,
+            error_type=type(exc).__name__,
+            error=str(exc)[:200],
+            payload_bytes=len(item.payload),
+            unlogged_since_last=self._decoder_errors_unlogged,
+        )
+        self._decoder_error_logged = now
+        self._decoder_errors_unlogged = 0
+
+    def _decode_and_route(self, item: Inbound) -> JournalRecord:
         if item.rejected:
             return self._deadletter(item, item.rejected)
         if item.source == "mqtt":

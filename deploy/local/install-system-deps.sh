@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+# mosquitto_pub: the poison-message test publishes with Debian's own client, not ours.
+command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 command -v pkg-config >/dev/null || need+=(pkg-config)

@@ -1,8 +1,11 @@
-"""Hypothesis strategies shared by the edge tests: valid readings from the catalog, streams."""
+"""Hypothesis strategies shared by the edge tests: valid readings from the catalog, streams,
+and hostile inputs (tests/edge/hostile.py) for the fuzz tests."""
 
 from __future__ import annotations
 
+import random
 import string
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -79,3 +82,10 @@ def split_points(data: bytes) -> st.SearchStrategy[list[bytes]]:
             data[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)], strict=True)
         ]
     )
+
+
+def hostile(make: Callable[[random.Random], bytes]) -> st.SearchStrategy[bytes]:
+    """Inputs from one of the tests.edge.hostile generators, from a Random that hypothesis seeds
+    (so a failure replays from its seed). Not hypothesis's own draws: it biases choices towards
+    the first option and the smallest numbers, and the hostile ones are the rare, large ones."""
+    return st.randoms(use_true_random=True).map(make)

@@ -105,12 +105,12 @@ def test_air_quality_check(fields: dict[str, object], problems: list[str]) -> No
         ({"intensity": True}, ["wrong_kind: intensity expects int, got bool True"]),
         (
             {"intensity": 2**63},
-            ["wrong_kind: intensity=9223372036854775808 does not fit a 64-bit integer"],
+            ["bad_value: intensity=9223372036854775808 does not fit a 64-bit integer"],
         ),
         ({"conflictMonitor": 1}, ["wrong_kind: conflictMonitor expects bool, got int 1"]),
         (
             {"phase_N": "blue"},
-            ["out_of_range: phase_N='blue' not one of red, amber, green, flashing"],
+            ["bad_value: phase_N='blue' not one of red, amber, green, flashing"],
         ),
         ({"split_S": 301}, ["out_of_range: split_S=301 outside [0, 300] s"]),
         ({"d9_fault": "none"}, ["unknown_field: 'd9_fault' is not a field of traffic_signal"]),
@@ -125,6 +125,11 @@ def test_air_quality_check(fields: dict[str, object], problems: list[str]) -> No
 )
 def test_traffic_signal_check(fields: dict[str, object], problems: list[str]) -> None:
     assert TRAFFIC.check(fields) == problems
+
+
+def test_an_integer_too_big_for_a_float_field_is_a_bad_value() -> None:
+    [problem] = TRAFFIC.problems({"occupancy": 10**400})
+    assert (problem.code, problem.field) == ("bad_value", "occupancy")
 
 
 def test_problems_carry_code_and_field() -> None:
@@ -178,17 +183,15 @@ def test_a_new_type_is_one_more_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         (NOISE.replace("name: noise", "name: sound"), "name 'sound' must match file name"),
-        (NOISE.replace("unit: dB(A)", "unti: dB(A)"), "Object contains unknown field `unti`"),
-        (
-            NOISE.replace("interval_s: 30", "interval_s: 0"),
-            "Expected `float` > 0.0 - at `$.interval_s`",
-        ),
+        # msgspec's and PyYAML's own wording may change: only the key or file is asserted.
+        (NOISE.replace("unit: dB(A)", "unti: dB(A)"), "unti"),
+        (NOISE.replace("interval_s: 30", "interval_s: 0"), "interval_s"),
         (NOISE.replace("min: 20", "min: 200"), "field 'laeq' has min 200.0 above max 140.0"),
         (NOISE.replace("kind: float, unit: dB(A)", "kind: str, unit: dB(A)"), "min/max apply"),
         (NOISE.replace("count: 3", "count: 3\n    members: [a]"), "members or count, not both"),
         (NOISE.replace("band{member}_{field}", "band_{field}"), "needs {member} and {field}"),
         (NOISE.replace("laeq:", "la-eq:"), "field 'la-eq' is not a plain identifier"),
-        (NOISE + "  - [", "while parsing"),
+        (NOISE + "  - [", "noise.yaml"),
     ],
 )
 def test_bad_catalog_files_fail_with_file_and_reason(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge import pms5003, sds011, traffic_line
 from edge.codec import Rejected
@@ -11,6 +13,8 @@ from edge.pms5003 import PMS5003Frame
 from edge.reading import Location, Reading
 from edge.sds011 import SDS011Frame
 from edge.serial_codecs import CODECS, GATEWAY_SEQ, SerialCodec
+from tests.edge import hostile as hostile_inputs
+from tests.edge.strategies import SETTINGS, hostile, split_points
 
 RECEIVED = 1_700_000_000_250_000_000
 WHERE = Location("nord", 52.4, 4.9)
@@ -98,3 +102,24 @@ def test_a_port_end_to_end() -> None:
         "truncated",
         3,
     ]
+
+
+@pytest.mark.parametrize("name", sorted(CODECS))
+def test_hostile_streams_never_raise(name: str) -> None:
+    """Frames at their extremes (every word 0xFFFF), damaged frames, garbage, other protocols'
+    frames and $TSC lines with hostile values under a good checksum, read in arbitrary chunks:
+    every frame becomes a sound Reading or a Rejected with a known code."""
+    codec = CODECS[name]
+
+    @SETTINGS
+    @given(hostile(lambda rng: hostile_inputs.hostile_serial(rng, name)), st.data())
+    def check(stream: bytes, data: st.DataObject) -> None:
+        deframer = codec.deframer()
+        items = [i for chunk in data.draw(split_points(stream)) for i in deframer.feed(chunk)]
+        for seq, item in enumerate(items + deframer.flush()):
+            if isinstance(item, Rejected):
+                hostile_inputs.assert_sound(item)
+            else:
+                hostile_inputs.assert_sound(to_reading(codec, item, seq=seq))
+
+    check()

@@ -89,9 +89,9 @@ def test_bool_spellings(text: str, value: bool) -> None:
 
 
 def test_out_of_range_is_kept_and_flagged() -> None:
-    reading = traffic_line.decode(line("TSC,a,1,2,occupancy=1.5,phase_E=blue"), RECEIVED)
+    reading = traffic_line.decode(line("TSC,a,1,2,occupancy=1.5,phase_E=red"), RECEIVED)
     assert isinstance(reading, Reading)
-    assert reading.fields == {"occupancy": 1.5, "phase_E": "blue"}
+    assert reading.fields == {"occupancy": 1.5, "phase_E": "red"}
     assert reading.quality == ("out_of_range",)
 
 
@@ -143,6 +143,18 @@ def test_out_of_range_is_kept_and_flagged() -> None:
         (line("TSC,a,1,2,phase_N="), "bad_value: phase_N='' is not a valid str"),
         (line("TSC,a,1,2,phase_N=a=b"), "bad_value: phase_N='a=b' is not a valid str"),
         (line("TSC,a,1,2,intensity=" + "9" * 500), "oversize: 526 bytes > 512"),
+        (
+            line("TSC,a,1,2,phase_E=purple"),
+            "bad_value: phase_E='purple' not one of red, amber, green, flashing",
+        ),
+        (
+            line("TSC,a,1,2,intensity=9223372036854775808"),
+            "bad_value: intensity=9223372036854775808 does not fit a 64-bit integer",
+        ),
+        (
+            line("TSC,a,9223372036854775808,2,intensity=3"),
+            "bad_syntax: seq '9223372036854775808' is not a non-negative integer",
+        ),
     ],
 )
 def test_rejections(data: bytes, reason: str) -> None:

@@ -76,13 +76,14 @@ class KafkaSink:
     async def _abandon(self) -> None:
         """Stop the producer now. stop() alone waits until every pending batch is delivered or
         expires (request_timeout_ms) while aiokafka's sender spins on the dead broker, so the
-        batches are failed first; they are still in the journal and are sent again."""
+        sender is cancelled and the batches failed first; they are still in the journal."""
         old, self.producer = self.producer, None
         self._partitions.clear()
         if old is None:
             return
-        old._message_accumulator.fail_all(KafkaConnectionError("producer abandoned"))
         try:
+            await asyncio.wait_for(old._sender.close(), 5)
+            old._message_accumulator.fail_all(KafkaConnectionError("producer abandoned"))
             await asyncio.wait_for(old.stop(), 5)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.info("kafka_old_producer_abandoned", error=repr(exc))
@@ -139,10 +140,7 @@ class KafkaSink:
         while not (await asyncio.wait([task], timeout=PROBE_S))[0]:
             if not await self._reachable():
                 self._lost(KafkaConnectionError("no broker accepts a connection"))
-                assert self.producer is not None
-                self.producer._message_accumulator.fail_all(
-                    KafkaConnectionError("Kafka unreachable")
-                )
+                await self._abandon()
         return await task
 
     async def run(self) -> None:

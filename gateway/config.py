@@ -118,7 +118,16 @@ class Kafka(_Section):
     max_batch_bytes: int = Field(512 * 1024, ge=1024)
     max_inflight_records: int = Field(20000, ge=1)
     request_timeout_ms: int = Field(15000, ge=1000)
-    retry_backoff_s: float = 1.0
+    backoff_min_s: float = Field(0.5, gt=0)  # first wait after Kafka became unreachable, doubling
+    backoff_max_s: float = Field(30.0, gt=0)  # ... with jitter, up to this
+    # /healthz says degraded once the oldest record Kafka has not acknowledged is older.
+    max_unsent_age_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Kafka:
+        if self.backoff_max_s < self.backoff_min_s:
+            raise ValueError("backoff_max_s must be at least backoff_min_s")
+        return self
 
 
 class HTTP(_Section):

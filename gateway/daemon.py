@@ -77,17 +77,22 @@ class Gateway:
         mqtt = [s for s in self.sources if isinstance(s, MQTTSourceRunner)]
         mqtt_ok = all(s.connected.is_set() for s in mqtt)
         subscribed = all(s.subscribed.is_set() for s in mqtt)  # a refused filter takes no data
-        kafka_ok = self.sink is not None and self.sink.connected
-        ok = self.journal is not None and mqtt_ok and subscribed and kafka_ok
+        sink = self.sink
+        kafka_ok = sink is not None and sink.connected
+        figures = self.figures()
+        fresh = figures["journal_oldest_unsent_age_s"] <= self.cfg.kafka.max_unsent_age_s
+        ok = self.journal is not None and mqtt_ok and subscribed and kafka_ok and fresh
+        last_ok = sink.last_ok if sink else None
         return {
             "status": "ok" if ok else "degraded",
             "gateway_id": self.cfg.gateway_id,
             "mqtt_connected": mqtt_ok,
             "mqtt_subscribed": subscribed,
             "mqtt_subscription_problems": {t: why for s in mqtt for t, why in s.problems.items()},
-            "kafka_connected": kafka_ok,
+            "kafka_connected": kafka_ok,  # the last request to Kafka succeeded
+            "kafka_last_ok_age_s": time.monotonic() - last_ok if last_ok else None,
             "journal_full": bool(self.journal and self.journal.full),
-            **self.figures(),
+            **figures,
         }
 
     def _refresh_gauges(self) -> None:

@@ -3,25 +3,48 @@
 Records leave the journal only once Kafka acknowledged them. On any failure the unacknowledged
 rest is rewound and sent again after a pause: at least once, with per-sensor order kept because
 the journal hands records out strictly in append order and one key maps to one partition.
+
+While Kafka is unreachable no producer is kept alive: aiokafka's sender retries a dead broker
+without pause (a core and ~10,000 log lines a second), so the sink drops the producer and
+reconnects with exponential backoff and jitter, logging only the changes of state.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from gateway.config import Kafka
 from gateway.journal import Journal, JournalRecord
 from gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger("gateway.kafka")
+
+# Acks from a live broker take milliseconds; a longer pause is worth asking whether it is there.
+PROBE_S = 1.0
+
+
+def producer_options(cfg: Kafka) -> dict[str, Any]:
+    """AIOKafkaProducer arguments from the kafka.* settings."""
+    return {
+        "bootstrap_servers": cfg.bootstrap,
+        "acks": "all",
+        "enable_idempotence": True,
+        "compression_type": None if cfg.compression == "none" else cfg.compression,
+        "linger_ms": cfg.linger_ms,
+        "max_batch_size": cfg.max_batch_bytes,
+        "request_timeout_ms": cfg.request_timeout_ms,
+        "retry_backoff_ms": int(cfg.backoff_min_s * 1000),
+        "client_id": "citygate-gateway",
+    }
 
 
 class KafkaSink:
@@ -31,53 +54,94 @@ class KafkaSink:
         self.cfg = cfg
         self.journal = journal
         self.metrics = metrics
-        self.producer = self._new_producer()
-        self.connected = False
+        self.producer: AIOKafkaProducer | None = None
+        self.connected = False  # the last request to Kafka succeeded
+        self.last_ok: float | None = None  # time.monotonic() of that request
+        self.connect_failures = 0  # since the last successful connect, for its log line
         self._partitions: dict[str, list[int]] = {}
         self._key_partition: dict[str, dict[bytes, int]] = {}
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        cfg = self.cfg
-        return AIOKafkaProducer(
-            bootstrap_servers=cfg.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            compression_type=None if cfg.compression == "none" else cfg.compression,
-            linger_ms=cfg.linger_ms,
-            max_batch_size=cfg.max_batch_bytes,
-            request_timeout_ms=cfg.request_timeout_ms,
-            client_id="citygate-gateway",
-        )
+    def _ok(self) -> None:
+        self.last_ok = time.monotonic()
+        self.connected = True
+        self.metrics.kafka_reachable.set(1)
 
-    async def _reset(self) -> None:
-        """Replace the producer after a failed send. Batches that timed out still consumed
-        idempotence sequence numbers the broker never saw, so the old producer would only get
-        OutOfOrderSequenceNumber from now on; a new one gets a fresh producer id."""
+    def _lost(self, error: BaseException) -> None:
+        """One log line per change of state; the retries are counted, not logged."""
+        if self.connected or self.last_ok is None:
+            log.warning("kafka_unreachable", bootstrap=self.cfg.bootstrap, error=repr(error))
         self.connected = False
-        old, self.producer = self.producer, self._new_producer()
+        self.metrics.kafka_reachable.set(0)
+
+    async def _abandon(self) -> None:
+        """Stop the producer now. stop() alone waits until every pending batch is delivered or
+        expires (request_timeout_ms) while aiokafka's sender spins on the dead broker, so the
+        sender is cancelled and the batches failed first; they are still in the journal."""
+        old, self.producer = self.producer, None
+        self._partitions.clear()
+        if old is None:
+            return
         try:
+            await asyncio.wait_for(old._sender.close(), 5)
+            old._message_accumulator.fail_all(KafkaConnectionError("producer abandoned"))
             await asyncio.wait_for(old.stop(), 5)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.info("kafka_old_producer_abandoned", error=repr(exc))
-        self._partitions.clear()
-        await asyncio.sleep(self.cfg.retry_backoff_s)
-        await self.start()
+
+    async def _connect_once(self) -> None:
+        # A fresh producer each time: batches that failed still consumed idempotence sequence
+        # numbers the broker never saw, so the old producer would only get
+        # OutOfOrderSequenceNumber; a new one gets a fresh producer id.
+        self.producer = AIOKafkaProducer(**producer_options(self.cfg))
+        try:
+            await asyncio.wait_for(self.producer.start(), self.cfg.request_timeout_ms / 1000)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self.metrics.kafka_connect_failures.inc()
+            self.connect_failures += 1
+            self.metrics.kafka_errors.labels(type(exc).__name__).inc()
+            self._lost(exc)
+            await self._abandon()
+            raise
 
     async def start(self) -> None:
-        """Connect, retrying: the gateway keeps journaling while Kafka is unreachable."""
-        while True:
-            try:
-                await self.producer.start()
-                self.connected = True
-                log.info("kafka_connected", bootstrap=self.cfg.bootstrap)
-                return
-            except (KafkaError, OSError) as exc:
-                self.metrics.kafka_errors.labels(type(exc).__name__).inc()
-                log.warning("kafka_unreachable", bootstrap=self.cfg.bootstrap, error=str(exc))
-                with contextlib.suppress(KafkaError, OSError):
-                    await self.producer.stop()
-                self.producer = self._new_producer()
-                await asyncio.sleep(self.cfg.retry_backoff_s)
+        """Connect, backing off: the gateway keeps journaling while Kafka is unreachable."""
+        down_since = time.monotonic()
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential_jitter(
+                initial=self.cfg.backoff_min_s,
+                max=self.cfg.backoff_max_s,
+                jitter=self.cfg.backoff_min_s,
+            ),
+            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+        ):
+            with attempt:
+                await self._connect_once()
+        self._ok()
+        log.info(
+            "kafka_connected",
+            bootstrap=self.cfg.bootstrap,
+            failed_attempts=self.connect_failures,
+            waited_s=round(time.monotonic() - down_since, 3),
+        )
+        self.connect_failures = 0
+
+    async def _reachable(self) -> bool:
+        assert self.producer is not None
+        client = self.producer.client
+        for broker in client.cluster.brokers():
+            if await client.ready(broker.nodeId):
+                return True
+        return False
+
+    async def _send_watched(self, batch: list[tuple[int, JournalRecord]]) -> int:
+        """_send, failed early once no broker accepts a connection, instead of waiting out
+        request_timeout_ms with aiokafka's sender spinning."""
+        task = asyncio.create_task(self._send(batch))
+        while not (await asyncio.wait([task], timeout=PROBE_S))[0]:
+            if not await self._reachable():
+                self._lost(KafkaConnectionError("no broker accepts a connection"))
+                await self._abandon()
+        return await task
 
     async def run(self) -> None:
         await self.start()
@@ -86,18 +150,22 @@ class KafkaSink:
             if not batch:
                 await self.journal.wait_for_records(1.0)
                 continue
-            acked = await self._send(batch)
+            acked = await self._send_watched(batch)
             if acked:
                 self.journal.release(batch[acked - 1][0])
             if acked < len(batch):
                 self.journal.rewind()
-                await self._reset()
+                await self._abandon()
+                await self.start()
+            else:
+                self._ok()
 
     async def _partition(self, topic: str, key: bytes) -> int:
         """The producer's default partition for `key` (murmur2, as Java clients), memoised:
         sensor ids repeat, and the pure-Python hash is the costliest step per record."""
         parts = self._partitions.get(topic)
         if parts is None:
+            assert self.producer is not None
             parts = sorted(await self.producer.partitions_for(topic))
             self._partitions[topic] = parts
             self._key_partition[topic] = {}
@@ -114,6 +182,8 @@ class KafkaSink:
         builders: dict[tuple[str, int], list[BatchBuilder]] = {}
         owner: list[tuple[tuple[str, int], int]] = []  # per record: its partition and batch no.
         error: BaseException | None = None
+        producer = self.producer
+        assert producer is not None
         try:
             for _, rec in batch:
                 tp = (rec.topic, await self._partition(rec.topic, rec.key))
@@ -125,7 +195,7 @@ class KafkaSink:
                     )
                     is None
                 ):
-                    builder = self.producer.create_batch()
+                    builder = producer.create_batch()
                     builder.append(
                         timestamp=None, key=rec.key, value=rec.value, headers=list(rec.headers)
                     )
@@ -138,7 +208,7 @@ class KafkaSink:
             for i, builder in enumerate(chain):
                 builder.close()
                 try:
-                    sends[(topic, partition), i] = await self.producer.send_batch(
+                    sends[(topic, partition), i] = await producer.send_batch(
                         builder, topic, partition=partition
                     )
                 except (KafkaError, OSError) as exc:
@@ -162,20 +232,21 @@ class KafkaSink:
             self.metrics.records_out.labels(topic).inc(n)
         if error is not None:
             self.metrics.kafka_errors.labels(type(error).__name__).inc()
-            log.warning(
-                "kafka_send_failed", error=repr(error), acked=acked, pending=len(batch) - acked
-            )
+            self._lost(error)
         return acked
 
     async def send_status(self, topic: str, key: bytes, value: bytes) -> None:
         """Best effort, for heartbeats: a heartbeat lost while Kafka is down is not data."""
-        if not self.connected:
+        producer = self.producer
+        if not self.connected or producer is None:
             return
         try:
-            await asyncio.wait_for(self.producer.send_and_wait(topic, value, key=key), 5)
+            await asyncio.wait_for(producer.send_and_wait(topic, value, key=key), 5)
         except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("heartbeat_not_sent", error=repr(exc))
+            self._lost(exc)
+        else:
+            self._ok()
 
     async def close(self) -> None:
-        if self.connected:
+        if self.connected and self.producer is not None:
             await self.producer.stop()

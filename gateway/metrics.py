@@ -35,6 +35,16 @@ class GatewayMetrics:
             ["error"],
             registry=r,
         )
+        self.kafka_connect_failures = Counter(
+            "citygate_gateway_kafka_connect_failures",
+            "Failed attempts to connect to Kafka (they back off exponentially)",
+            registry=r,
+        )
+        self.kafka_reachable = Gauge(
+            "citygate_gateway_kafka_reachable",
+            "1 while the last request to Kafka succeeded",
+            registry=r,
+        )
         self.serial_reopens = Counter(
             "citygate_gateway_serial_reopens", "Serial ports reopened", ["port"], registry=r
         )

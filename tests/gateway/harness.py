@@ -79,7 +79,7 @@ class GatewayProcess:
                 "session_expiry_s": 600,
             },
             "journal": {"path": str(self.tmp / "journal")},
-            "kafka": {"bootstrap": self.conn.kafka_bootstrap, "retry_backoff_s": 0.5},
+            "kafka": {"bootstrap": self.conn.kafka_bootstrap, "backoff_min_s": 0.5},
             "http": {"host": "127.0.0.1", "port": self.http_port},
             "heartbeat_s": 1,
         }

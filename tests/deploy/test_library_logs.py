@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from deploy import logs
 
 
+@pytest.fixture
+def configured() -> Iterator[None]:
+    """`logs.configure` for one test: it binds the process's loggers to this test's captured
+    stderr, which is closed after it, so later tests get the defaults back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("configured")
 def test_repeats_are_suppressed_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure()
     lib = logging.getLogger("aiokafka.client")

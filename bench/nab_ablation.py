@@ -9,10 +9,11 @@ figure says what the part contributes on files that took no part in any choice.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 from typing import Any
+
+from nab_corpus import corpus_from_argv
 
 from central import nab
 from central.univariate import UnivariateParams
@@ -32,11 +33,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...], bool]] = {
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--labels", required=True)
-    args = ap.parse_args()
-    corpus = nab.load_corpus(args.data, args.labels)
+    corpus = corpus_from_argv(__doc__.splitlines()[0])
     names = [p.name for p in nab.PROFILES]
     print(f"{'variant':<36}" + "".join(f"{n:>26}" for n in names) + "   (in-sample / held-out)")
     for label, (change, dropped, graded) in VARIANTS.items():

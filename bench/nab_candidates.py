@@ -11,12 +11,12 @@ only what earns its place goes into `UnivariateBank`.
 
 from __future__ import annotations
 
-import argparse
 from bisect import bisect_left, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from nab_corpus import corpus_from_argv
 from numpy.lib.stride_tricks import sliding_window_view
 
 from central import nab
@@ -130,11 +130,7 @@ class Candidate:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--labels", required=True)
-    args = ap.parse_args()
-    corpus = nab.load_corpus(args.data, args.labels)
+    corpus = corpus_from_argv(__doc__.splitlines()[0])
     novelty = bank_units(corpus, likelihood_scale=_OFF)
     likelihood = bank_units(corpus, novelty_scale=_OFF, likelihood_scale=1.0)
     values = [s.values for s in corpus]

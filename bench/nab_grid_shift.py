@@ -9,8 +9,9 @@ held-out score holds only at one grid is tuned to the 64 windows, not better at 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping, Sequence
+
+from nab_corpus import corpus_from_argv
 
 from central import nab
 from central.univariate import UnivariateParams
@@ -35,11 +36,7 @@ def shifted_grid(factors: Sequence[float], offset: float) -> Mapping[str, Sequen
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--labels", required=True)
-    args = ap.parse_args()
-    corpus = nab.load_corpus(args.data, args.labels)
+    corpus = corpus_from_argv(__doc__.splitlines()[0])
     names = [p.name for p in nab.PROFILES]
     print(f"{'grid':<34}" + "".join(f"{n:>22}" for n in names) + "   (in-sample / held-out)")
     rows = {"nab.GRID": dict(nab.GRID)} | {k: shifted_grid(*v) for k, v in SHIFTS.items()}

@@ -230,7 +230,9 @@ def test_a_flipped_bit_in_the_journal_costs_one_record(
         assert str(segment) in line
         assert len(list((tmp_path / "journal" / "quarantine").iterdir())) == 1
         got = ours(collector.collect(all_of(n - 1), 30, key_prefix(d)), d)
-        assert len({(r.sensor_id, r.seq) for r in got}) == n - 1  # only the damaged one is lost
+        # Every intact record arrives; the damaged one is lost, unless its PUBACK had not left
+        # before the stop and the broker sent it again (timing, so either count is right).
+        assert len({(r.sensor_id, r.seq) for r in got}) in (n - 1, n)
         assert online.stop() == 0
     finally:
         pub.close()

@@ -58,18 +58,21 @@ class KafkaSink:
         self.connected = False  # the last request to Kafka succeeded
         self.last_ok: float | None = None  # time.monotonic() of that request
         self.connect_failures = 0  # since the last successful connect, for its log line
+        self.reported_down = False  # kafka_unreachable was logged since the last success
         self._partitions: dict[str, list[int]] = {}
         self._key_partition: dict[str, dict[bytes, int]] = {}
 
     def _ok(self) -> None:
         self.last_ok = time.monotonic()
         self.connected = True
+        self.reported_down = False
         self.metrics.kafka_reachable.set(1)
 
     def _lost(self, error: BaseException) -> None:
         """One log line per change of state; the retries are counted, not logged."""
-        if self.connected or self.last_ok is None:
+        if not self.reported_down:
             log.warning("kafka_unreachable", bootstrap=self.cfg.bootstrap, error=repr(error))
+            self.reported_down = True
         self.connected = False
         self.metrics.kafka_reachable.set(0)
 

@@ -52,7 +52,7 @@ class MQTTSourceRunner:
         self._requests: dict[int, tuple[str, ...]] = {}  # SUBSCRIBE/UNSUBSCRIBE mid -> filters
         self.client = self._make_client()
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> BufferedClient:
         cfg = self.cfg
         client = BufferedClient(
             CallbackAPIVersion.VERSION2,
@@ -220,10 +220,8 @@ class MQTTSourceRunner:
             return
         self.metrics.messages_in.labels("mqtt").inc(len(batch))
         await deliver([item for item, _, _ in batch])
-        # Durable now: acknowledge in arrival order.
-        for _, mid, qos in batch:
-            if qos:
-                self.client.ack(mid, qos)
+        # Durable now: acknowledge in arrival order, in one write.
+        self.client.ack_many([mid for _, mid, qos in batch if qos])
 
     async def close(self) -> None:
         self.client.disconnect()

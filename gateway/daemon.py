@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ import structlog
 from edge.errors import CitygateError
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
-from gateway.health import HealthServer, make_app
+from gateway.health import HealthServer, degraded_reasons, make_app
 from gateway.journal import Journal
 from gateway.kafka_sink import KafkaSink
 from gateway.metrics import GatewayMetrics
@@ -80,11 +80,18 @@ class Gateway:
         sink = self.sink
         kafka_ok = sink is not None and sink.connected
         figures = self.figures()
-        fresh = figures["journal_oldest_unsent_age_s"] <= self.cfg.kafka.max_unsent_age_s
-        ok = self.journal is not None and mqtt_ok and subscribed and kafka_ok and fresh
+        reasons = degraded_reasons(
+            journal_open=self.journal is not None,
+            mqtt_connected=mqtt_ok,
+            mqtt_subscribed=subscribed,
+            kafka_connected=kafka_ok,
+            oldest_unsent_age_s=figures["journal_oldest_unsent_age_s"],
+            max_unsent_age_s=self.cfg.kafka.max_unsent_age_s,
+        )
         last_ok = sink.last_ok if sink else None
         return {
-            "status": "ok" if ok else "degraded",
+            "status": "degraded" if reasons else "ok",
+            "reasons": reasons,
             "gateway_id": self.cfg.gateway_id,
             "mqtt_connected": mqtt_ok,
             "mqtt_subscribed": subscribed,
@@ -111,12 +118,18 @@ class Gateway:
         m.journal_corrupt_bytes.set(j.corrupt_bytes)
         m.journal_full.set(1 if j.full else 0)
 
-    async def _housekeeping(self) -> None:
+    async def _housekeeping(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Gauges twice a second, a status heartbeat every heartbeat_s (clock and sleep are
+        seams for unit tests)."""
         next_beat = 0.0
         beats: set[asyncio.Task[None]] = set()
         while True:
             self._refresh_gauges()
-            now = time.monotonic()
+            now = clock()
             if self.sink is not None and now >= next_beat:
                 next_beat = now + self.cfg.heartbeat_s
                 beat = {
@@ -132,7 +145,7 @@ class Gateway:
                 )
                 beats.add(beat_task)
                 beat_task.add_done_callback(beats.discard)
-            await asyncio.sleep(0.5)
+            await sleep(0.5)
 
     async def run(self, stop: asyncio.Event, drain_timeout_s: float = 10.0) -> None:
         jcfg = self.cfg.journal

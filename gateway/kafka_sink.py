@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -48,12 +49,24 @@ def producer_options(cfg: Kafka) -> dict[str, Any]:
 
 
 class KafkaSink:
+    """`producer_factory` and `sleep` are seams for unit tests; the daemon keeps the defaults."""
+
     name = "kafka"
 
-    def __init__(self, cfg: Kafka, journal: Journal, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self,
+        cfg: Kafka,
+        journal: Journal,
+        metrics: GatewayMetrics,
+        *,
+        producer_factory: Callable[..., AIOKafkaProducer] = AIOKafkaProducer,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.cfg = cfg
         self.journal = journal
         self.metrics = metrics
+        self._producer_factory = producer_factory
+        self._sleep = sleep
         self.producer: AIOKafkaProducer | None = None
         self.connected = False  # the last request to Kafka succeeded
         self.last_ok: float | None = None  # time.monotonic() of that request
@@ -95,7 +108,7 @@ class KafkaSink:
         # A fresh producer each time: batches that failed still consumed idempotence sequence
         # numbers the broker never saw, so the old producer would only get
         # OutOfOrderSequenceNumber; a new one gets a fresh producer id.
-        self.producer = AIOKafkaProducer(**producer_options(self.cfg))
+        self.producer = self._producer_factory(**producer_options(self.cfg))
         try:
             await asyncio.wait_for(self.producer.start(), self.cfg.request_timeout_ms / 1000)
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -111,11 +124,12 @@ class KafkaSink:
         down_since = time.monotonic()
         async for attempt in AsyncRetrying(
             wait=wait_exponential_jitter(
-                initial=self.cfg.backoff_min_s,
+                multiplier=self.cfg.backoff_min_s,
                 max=self.cfg.backoff_max_s,
                 jitter=self.cfg.backoff_min_s,
             ),
             retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+            sleep=self._sleep,
         ):
             with attempt:
                 await self._connect_once()

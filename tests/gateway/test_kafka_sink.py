@@ -1,0 +1,132 @@
+"""KafkaSink's own settings with a fake producer and fake sleep: how many journal records one
+send takes (kafka.max_inflight_records) and how long the reconnect waits grow
+(kafka.backoff_max_s). No server; the real producer path is tested against Kafka elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiokafka.errors import KafkaConnectionError
+
+from gateway.config import Kafka
+from gateway.journal import Journal, JournalRecord
+from gateway.kafka_sink import KafkaSink
+from gateway.metrics import GatewayMetrics
+
+
+def rec(i: int) -> JournalRecord:
+    return JournalRecord(
+        topic="city.air_quality.v1",
+        key=b"s-%d" % (i % 3),
+        value=b"%08d" % i,
+        headers=(),
+        sensor_type="air_quality",
+        ts=1_000 + i,
+    )
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def append(self, *, timestamp: None, key: bytes, value: bytes, headers: Any) -> object:
+        self.values.append(value)
+        return object()  # never full: only the sink's own bound splits a send
+
+    def close(self) -> None:
+        pass
+
+
+class _Stopped:
+    async def close(self) -> None:
+        pass
+
+    def fail_all(self, exception: BaseException) -> None:
+        pass
+
+
+class FakeProducer:
+    """Acknowledges every batch at once, after `refusals` failed starts (shared count)."""
+
+    def __init__(self, log: FakeKafka, **options: Any) -> None:
+        self.kafka = log
+        self._sender = _Stopped()
+        self._message_accumulator = _Stopped()
+
+    async def start(self) -> None:
+        if self.kafka.refusals:
+            self.kafka.refusals -= 1
+            raise KafkaConnectionError("refused")
+
+    async def stop(self) -> None:
+        pass
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        self.kafka.sends.append(batch.values)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class FakeKafka:
+    def __init__(self, refusals: int = 0) -> None:
+        self.refusals = refusals
+        self.sends: list[list[bytes]] = []  # the records of each send_batch, in order
+        self.waits: list[float] = []  # what the sink slept between connect attempts
+
+    def producer(self, **options: Any) -> FakeProducer:
+        return FakeProducer(self, **options)
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def test_max_inflight_records_bounds_each_send(tmp_path: Path) -> None:
+    async def body() -> list[int]:
+        kafka = FakeKafka()
+        async with await Journal.open(tmp_path, commit_interval_ms=1) as journal:
+            await journal.append([rec(i) for i in range(10)])
+            sink = KafkaSink(
+                Kafka(max_inflight_records=3),
+                journal,
+                GatewayMetrics(),
+                producer_factory=kafka.producer,
+                sleep=kafka.sleep,
+            )
+            task = asyncio.create_task(sink.run())
+            while journal.depth_records:
+                await asyncio.sleep(0)
+                assert not task.done(), task
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert [v for send in kafka.sends for v in send] == [rec(i).value for i in range(10)]
+        return [len(send) for send in kafka.sends]
+
+    assert asyncio.run(body()) == [3, 3, 3, 1]
+
+
+def test_backoff_max_caps_the_reconnect_wait(tmp_path: Path) -> None:
+    async def body(backoff_max_s: float) -> list[float]:
+        kafka = FakeKafka(refusals=8)
+        async with await Journal.open(tmp_path / str(backoff_max_s)) as journal:
+            cfg = Kafka(backoff_min_s=0.5, backoff_max_s=backoff_max_s)
+            sink = KafkaSink(
+                cfg, journal, GatewayMetrics(), producer_factory=kafka.producer, sleep=kafka.sleep
+            )
+            await sink.start()
+        assert sink.connected and sink.connect_failures == 0
+        return kafka.waits
+
+    # Doubling from 0.5 s (plus up to 0.5 s jitter) passes 2 s by the third wait, 30 s never.
+    capped = asyncio.run(body(2.0))
+    assert len(capped) == 8 and max(capped) == 2.0 and capped[3:] == [2.0] * 5
+    uncapped = asyncio.run(body(30.0))
+    assert max(uncapped) == 30.0  # the seventh wait would be 0.5 * 2**6 = 32 s uncapped

@@ -25,7 +25,7 @@ from central.influx_writer import InfluxWriter
 from central.liveness import LivenessHandler
 from central.metrics import CentralMetrics
 from central.tsdb import TsdbHandler
-from gateway.health import HealthServer, make_app
+from deploy.health import HealthServer, make_app
 
 log = structlog.get_logger("central")
 

@@ -17,10 +17,11 @@ from typing import Any
 import msgspec
 import structlog
 
+from deploy.health import HealthServer, make_app
 from edge.errors import CitygateError
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
-from gateway.health import HealthServer, degraded_reasons, make_app
+from gateway.health import degraded_reasons
 from gateway.journal import Journal
 from gateway.kafka_sink import KafkaSink
 from gateway.metrics import GatewayMetrics

@@ -67,6 +67,7 @@ class GatewayProcess:
     gateway_id: str = field(default_factory=lambda: f"gw-test-{uuid.uuid4().hex[:8]}")
 
     def __post_init__(self) -> None:
+        self.http_host = str(self.overrides.get("http.host", "127.0.0.1"))
         self.http_port = free_port()
         self.config = self.tmp / "gateway.yaml"
         self.log = self.tmp / "gateway.log"
@@ -80,7 +81,7 @@ class GatewayProcess:
             },
             "journal": {"path": str(self.tmp / "journal")},
             "kafka": {"bootstrap": self.conn.kafka_bootstrap, "backoff_min_s": 0.5},
-            "http": {"host": "127.0.0.1", "port": self.http_port},
+            "http": {"host": self.http_host, "port": self.http_port},
             "heartbeat_s": 1,
         }
         self.write_config(cfg)
@@ -116,13 +117,15 @@ class GatewayProcess:
             assert time.monotonic() < deadline, "gateway never served /healthz"
             time.sleep(0.2)
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"
+
     def health(self) -> dict[str, Any] | None:
         import json
 
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.http_port}/healthz", timeout=2
-            ) as r:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
                 return dict(json.loads(r.read()))
         except urllib.error.HTTPError as exc:
             return dict(json.loads(exc.read()))
@@ -130,7 +133,7 @@ class GatewayProcess:
             return None
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=2) as r:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=2) as r:
             return str(r.read().decode())
 
     def wait_healthy(self, timeout: float = 30) -> None:

@@ -48,6 +48,22 @@ def producer_options(cfg: Kafka) -> dict[str, Any]:
     }
 
 
+def fail_queued(accumulator: Any, error: KafkaError) -> None:
+    """Fail every batch aiokafka still holds without leaving asyncio anything to complain
+    about. A batch the sender put back for a retry (reenqueue) has left the pending set, but
+    the callback of its first send still removes it from there when it fails (KeyError,
+    "Exception in callback"), and it has a fresh drain waiter that no one awaits ("Future
+    exception was never retrieved"). The delivery futures are KafkaSink._send's to retrieve."""
+    queued = [b for queue in accumulator._batches.values() for b in queue]
+    accumulator._pending_batches.update(b for b in queued if b.retry_count)
+    held = [*queued, *accumulator._pending_batches]
+    accumulator.fail_all(error)
+    for batch in held:
+        waiter = batch._drain_waiter
+        if waiter.done() and not waiter.cancelled():
+            waiter.exception()
+
+
 class KafkaSink:
     """`producer_factory` and `sleep` are seams for unit tests; the daemon keeps the defaults."""
 
@@ -99,7 +115,7 @@ class KafkaSink:
             return
         try:
             await asyncio.wait_for(old._sender.close(), 5)
-            old._message_accumulator.fail_all(KafkaConnectionError("producer abandoned"))
+            fail_queued(old._message_accumulator, KafkaConnectionError("producer abandoned"))
             await asyncio.wait_for(old.stop(), 5)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.info("kafka_old_producer_abandoned", error=repr(exc))

@@ -60,3 +60,6 @@ def test_kafka_outage_is_quiet_backs_off_and_is_reported(
     finally:
         pub.close()
         gw.stop()
+    # Abandoned producers leave asyncio no unretrieved error or failing callback to report.
+    log = gw.log.read_text()
+    assert "never retrieved" not in log and "Exception in callback" not in log, log[-3000:]

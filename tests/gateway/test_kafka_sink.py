@@ -1,18 +1,22 @@
-"""KafkaSink's own settings with a fake producer and fake sleep: how many journal records one
-send takes (kafka.max_inflight_records) and how long the reconnect waits grow
-(kafka.backoff_max_s). No server; the real producer path is tested against Kafka elsewhere."""
+"""KafkaSink without a server: with a fake producer and fake sleep, how many journal records
+one send takes (kafka.max_inflight_records) and how long the reconnect waits grow
+(kafka.backoff_max_s); with aiokafka's real accumulator, that abandoning a producer leaves no
+error unretrieved. The real producer path is tested against Kafka elsewhere."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.producer.message_accumulator import MessageAccumulator
 
 from gateway.config import Kafka
 from gateway.journal import Journal, JournalRecord
-from gateway.kafka_sink import KafkaSink
+from gateway.kafka_sink import KafkaSink, fail_queued
 from gateway.metrics import GatewayMetrics
 
 
@@ -40,6 +44,12 @@ class FakeBatch:
 
 
 class _Stopped:
+    """The fake producer's sender and accumulator: nothing in flight, nothing queued."""
+
+    def __init__(self) -> None:
+        self._batches: dict[TopicPartition, list[object]] = {}
+        self._pending_batches: set[object] = set()
+
     async def close(self) -> None:
         pass
 
@@ -130,3 +140,28 @@ def test_backoff_max_caps_the_reconnect_wait(tmp_path: Path) -> None:
     assert len(capped) == 8 and max(capped) == 2.0 and capped[3:] == [2.0] * 5
     uncapped = asyncio.run(body(30.0))
     assert max(uncapped) == 30.0  # the seventh wait would be 0.5 * 2**6 = 32 s uncapped
+
+
+def test_abandoning_leaves_no_unretrieved_error() -> None:
+    """A batch the sender put back for a retry (as during an outage), then failed when the
+    producer is abandoned: every error it carries is retrieved, by the sink or by the caller."""
+
+    async def body() -> list[str]:
+        unretrieved: list[str] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: unretrieved.append(context["message"])
+        )
+        acc = MessageAccumulator(None, 16384, 0, 30)
+        tp = TopicPartition("city.air_quality.v1", 0)
+        builder = acc.create_builder()
+        builder.append(key=b"s-1", value=b"{}", timestamp=None)
+        delivery = await acc.add_batch(builder, tp, timeout=1)
+        acc.reenqueue(acc._pop_batch(tp))  # what aiokafka's sender does after a failed request
+        fail_queued(acc, KafkaConnectionError("producer abandoned"))
+        await asyncio.sleep(0)  # the shield around the delivery future follows
+        assert isinstance(delivery.exception(), KafkaConnectionError)  # the sink's to retrieve
+        del acc, builder, delivery
+        gc.collect()
+        return unretrieved
+
+    assert asyncio.run(body()) == []

@@ -44,6 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	@# mypy cannot map the folder firmware-sim/ to its import name; a symlink does.
 	@mkdir -p .cache/mypy-path && ln -sfn ../../firmware-sim .cache/mypy-path/firmware_sim
 	MYPYPATH=.cache/mypy-path $(BIN)/mypy -p firmware_sim

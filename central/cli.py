@@ -1,15 +1,18 @@
-"""`citygate central ...`: commands of the central consumers (registered in deploy/cli.py)."""
+"""`citygate central ...`: commands of the central consumers (a `citygate.commands` entry point).
+
+Evaluations that need more than central (the simulator's ground truth) live in the package on
+top and join `citygate central evaluate` through the `citygate.central.evaluate` entry points.
+"""
 
 from __future__ import annotations
 
 import time
-from importlib import resources
 from pathlib import Path
 
 import click
 
 from central import nab
-from central.errors import CentralError
+from deploy.plugins import PluginGroup
 
 DETECTOR = "citygate-univariate"  # the detector's name in NAB's results layout and the tables
 
@@ -40,25 +43,12 @@ def run(config_path: Path, only: tuple[str, ...], json_logs: bool) -> None:
     from central.service import run_forever
     from deploy import logs
 
-    try:
-        cfg = central_config.load(config_path).only(only)  # type: ignore[arg-type]
-    except CentralError as exc:
-        raise click.ClickException(str(exc)) from exc
+    cfg = central_config.load(config_path).only(only)  # type: ignore[arg-type]
     logs.configure(json=json_logs or cfg.logging.json_lines, level=cfg.logging.level)
     run_forever(cfg)
 
 
-def _scenario_path(name: str) -> Path:
-    path = Path(name)
-    if path.exists():
-        return path
-    packaged = Path(str(resources.files("firmware_sim") / "scenarios" / path.name))
-    if packaged.exists():
-        return packaged
-    raise click.BadParameter(f"{name}: no such file, nor a packaged scenario of that name")
-
-
-@central.group()
+@central.group(cls=PluginGroup, entry_point_group="citygate.central.evaluate")
 def evaluate() -> None:
     """Measure the detectors against labelled data."""
 
@@ -92,10 +82,7 @@ def evaluate() -> None:
 )
 def evaluate_nab(data_dir: Path, labels_file: Path, cv: bool, results_dir: Path | None) -> None:
     """Score the univariate detector on a NAB-style corpus (standard, low FP, low FN)."""
-    try:
-        corpus = nab.load_corpus(data_dir, labels_file)
-    except CentralError as exc:
-        raise click.ClickException(str(exc)) from exc
+    corpus = nab.load_corpus(data_dir, labels_file)
     windows = sum(len(s.windows) for s in corpus)
     rows = sum(len(s.values) for s in corpus)
     click.echo(f"corpus: {len(corpus)} files, {rows} rows, {windows} windows")
@@ -170,82 +157,3 @@ def _cross_validate(corpus: list[nab.Series]) -> None:
             f"  {'mean (with windows)':<38}{cell(cv.in_sample_mean)}{cell(cv.held_out_mean)}"
             f"  gap {cv.in_sample_mean - cv.held_out_mean:.1f}"
         )
-
-
-@evaluate.command("sim")
-@click.option("--scenario", default="faults.yaml", show_default=True, help="Faulty scenario.")
-@click.option(
-    "--clean", default="clean.yaml", show_default=True, help="Fault-free scenario (FP rate)."
-)
-@click.option("--warmup", default=600.0, show_default=True, help="Simulated s before faults.")
-@click.option("--episodes", default=5, show_default=True, help="Repetitions of each fault.")
-@click.option("--gap", default=120.0, show_default=True, help="Simulated s between episodes.")
-@click.option("--clean-hours", default=2.0, show_default=True, help="Simulated h of clean.")
-@click.option("--tick-ms", default=1000, show_default=True, help="Simulator tick.")
-@click.option(
-    "--grace", default=5.0, show_default=True, help="s after a fault ends an alert still counts."
-)
-def evaluate_sim(
-    scenario: str,
-    clean: str,
-    warmup: float,
-    episodes: int,
-    gap: float,
-    clean_hours: float,
-    tick_ms: int,
-    grace: float,
-) -> None:
-    """Score the detectors against the simulator's ground truth (no MQTT, no Kafka)."""
-    from central import sim_eval
-    from central.evaluation import FAULT_OF_ALERT, FaultScore, evaluate_alerts
-
-    def score(result: sim_eval.SimRun) -> dict[str, FaultScore]:
-        return evaluate_alerts(
-            result.readings,
-            result.labels,
-            result.alerts,
-            fault_of_alert=FAULT_OF_ALERT,
-            grace_ns=round(grace * 1e9),
-        )
-
-    raw = sim_eval.load_raw(_scenario_path(scenario))
-    faulty = sim_eval.repeated_scenario(
-        raw, warmup_s=warmup, episodes=episodes, gap_s=gap, tick_ms=tick_ms
-    )
-    length = sim_eval.episodes_length_s(raw, warmup, episodes, gap)
-    started = time.perf_counter()
-    result = sim_eval.run(faulty, length)
-    click.echo(
-        f"{scenario}: {result.devices} devices, {length:.0f} simulated s, "
-        f"{len(result.readings):,} readings, {len(result.labels)} fault windows, "
-        f"{sum(a.state == 'raised' for a in result.alerts)} alerts raised "
-        f"({time.perf_counter() - started:.1f}s)"
-    )
-    click.echo("\n".join(sim_eval.table(score(result))))
-
-    clean_raw = sim_eval.load_raw(_scenario_path(clean))
-    clean_raw = sim_eval.repeated_scenario(
-        clean_raw, warmup_s=0, episodes=0, gap_s=0, tick_ms=tick_ms
-    )
-    started = time.perf_counter()
-    base = sim_eval.run(clean_raw, clean_hours * 3600)
-    rows = score(base)
-    hours = sum(
-        (max(ts) - min(ts)) / 3.6e12
-        for ts in sim_eval.stamps_by_sensor(base.readings).values()
-        if ts
-    )
-    by_type: dict[str, int] = {}
-    for a in base.alerts:
-        if a.state == "raised":
-            by_type[a.type.split(":", 1)[0]] = by_type.get(a.type.split(":", 1)[0], 0) + 1
-    click.echo(
-        f"{clean}: {base.devices} devices, {clean_hours:g} simulated h, {hours:,.0f} sensor-hours, "
-        f"{len(base.readings):,} readings ({time.perf_counter() - started:.1f}s)"
-    )
-    click.echo(
-        f"false alerts per 1,000 sensor-hours: {rows['all'].false_alerts_per_1000h:.2f} "
-        f"({rows['all'].false_alerts} alerts: "
-        + (", ".join(f"{k} {v}" for k, v in sorted(by_type.items())) or "none")
-        + ")"
-    )

@@ -1,9 +1,4 @@
-"""The central package's errors, all rooted in edge.errors.CitygateError.
-
-CitygateError
- └── CentralError
-      └── CorpusError        a benchmark corpus (data directory or labels file) cannot be read
-"""
+"""The central package's errors; the whole tree is drawn in edge/errors.py."""
 
 from __future__ import annotations
 
@@ -20,3 +15,7 @@ class CorpusError(CentralError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
+
+
+class CentralFailed(CentralError):
+    """A consumer group died; the process exits non-zero to be restarted."""

@@ -20,7 +20,7 @@ from central.config import CentralConfig
 from central.consumer import GroupConsumer, Handler
 from central.detect import Detector
 from central.detect_service import DetectHandler
-from central.errors import CentralError
+from central.errors import CentralFailed
 from central.influx_writer import InfluxWriter
 from central.liveness import LivenessHandler
 from central.metrics import CentralMetrics
@@ -28,10 +28,6 @@ from central.tsdb import TsdbHandler
 from deploy.health import HealthServer, make_app
 
 log = structlog.get_logger("central")
-
-
-class CentralFailed(CentralError):
-    """A consumer group died; the process exits non-zero to be restarted."""
 
 
 class CentralService:

@@ -19,7 +19,7 @@ from typing import Annotated, Final, Literal
 import msgspec
 import yaml
 
-from edge.errors import CitygateError
+from edge.errors import CatalogError, UnknownSensorType
 from edge.reading import FieldValue
 
 Kind = Literal["float", "int", "str", "bool"]
@@ -30,17 +30,6 @@ _FLOAT_MAX: Final = int(sys.float_info.max)  # a larger JSON integer has no floa
 
 # Field names become InfluxDB field keys and struct attributes, so they stay plain identifiers.
 _FIELD_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class CatalogError(CitygateError):
-    """A sensor catalog file is missing, malformed or inconsistent."""
-
-
-class UnknownSensorType(CatalogError, KeyError):
-    """A sensor type the catalog does not describe."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 class FieldProblem(msgspec.Struct, frozen=True):

@@ -14,7 +14,6 @@ from typing import Final
 import msgspec
 
 from edge.catalog import SensorType
-from edge.errors import CitygateError
 from edge.reading import FieldValue
 
 # Codes a reason may start with, so dashboards and metrics can rely on a closed set.
@@ -60,10 +59,6 @@ class Rejected(msgspec.Struct, frozen=True):
     def code(self) -> str:
         """The short code before the colon, e.g. "bad_checksum"."""
         return self.reason.partition(":")[0]
-
-
-class EncodeError(CitygateError, ValueError):
-    """A value cannot be put on the wire as given (a programming or configuration error)."""
 
 
 def reject(code: str, detail: str, raw: bytes | bytearray) -> Rejected:

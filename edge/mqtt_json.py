@@ -16,7 +16,8 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from edge.catalog import INT64_MAX, INT64_MIN, Catalog, FieldSpec, SensorType, load_catalog
-from edge.codec import NAME_PATTERN, EncodeError, Rejected, reject, vet_fields
+from edge.codec import NAME_PATTERN, Rejected, reject, vet_fields
+from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 
 MAX_PAYLOAD: Final = 64 * 1024

@@ -11,7 +11,8 @@ from typing import Final
 
 import msgspec
 
-from edge.codec import EncodeError, Rejected, reject
+from edge.codec import Rejected, reject
+from edge.errors import EncodeError
 
 HEADER: Final = b"\x42\x4d"
 FRAME_SIZE: Final = 32

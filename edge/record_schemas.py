@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any, Final
 
 from edge import topics
-from edge.errors import CitygateError
+from edge.errors import SchemaNotFound
 
 # Versioned schema name of the records on each topic.
 TOPIC_SCHEMAS: Final[dict[str, str]] = {
@@ -20,10 +20,6 @@ TOPIC_SCHEMAS: Final[dict[str, str]] = {
     topics.GATEWAY_STATUS: "gateway-status.v1",
     topics.ALERTS: "alert.v1",
 }
-
-
-class SchemaNotFound(CitygateError, LookupError):
-    """No packaged schema has that name."""
 
 
 def names() -> list[str]:

@@ -10,7 +10,8 @@ from typing import Final
 
 import msgspec
 
-from edge.codec import EncodeError, Rejected, reject
+from edge.codec import Rejected, reject
+from edge.errors import EncodeError
 
 HEADER: Final = b"\xaa\xc0"
 TAIL: Final = 0xAB

@@ -12,7 +12,8 @@ import re
 from typing import Final
 
 from edge.catalog import SensorType, load_catalog
-from edge.codec import NAME_PATTERN, EncodeError, Rejected, reject, vet_fields
+from edge.codec import NAME_PATTERN, Rejected, reject, vet_fields
+from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 
 SENTENCE: Final = "TSC"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +11,6 @@ import click
 
 from deploy import connections
 from edge.reading import Location
-from firmware_sim.errors import SimError
 from firmware_sim.labels import LabelWriter
 from firmware_sim.load import run_load
 from firmware_sim.mqtt_publisher import MqttPublisher
@@ -22,29 +19,9 @@ from firmware_sim.pty_ports import PtyBank
 from firmware_sim.replay import field_for, read_series, replay
 from firmware_sim.runner import Runner
 from firmware_sim.scenario import SerialTransport, load_scenario
+from firmware_sim.shipped import scenario_path
 from firmware_sim.simulator import Simulator
-
-SCENARIOS = Path(__file__).parent / "scenarios"
-
-
-def _scenario_path(value: str) -> Path:
-    """A scenario file, or the name of a shipped one ("city", "faults.yaml")."""
-    path = Path(value)
-    if path.exists():
-        return path
-    shipped = SCENARIOS / (value if value.endswith(".yaml") else f"{value}.yaml")
-    if shipped.exists():
-        return shipped
-    names = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml")))
-    raise click.BadParameter(f"{value!r} is neither a file nor a shipped scenario ({names})")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except SimError as exc:
-        raise click.ClickException(str(exc)) from exc
+from firmware_sim.sites import scenario_sites
 
 
 def _publisher(host: str | None, port: int | None, client_id: str) -> MqttPublisher:
@@ -85,47 +62,46 @@ def run(
     port: int | None,
 ) -> None:
     """Play the fleet of a scenario in real time."""
-    with _errors():
-        scenario = load_scenario(_scenario_path(scenario_name), seed=seed)
-        simulator = Simulator(scenario)
-        run_dir = connections.run_dir()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        labels_path = labels_path or run_dir / "sim" / f"{scenario.name}-{stamp}.labels.jsonl"
-        serial = {
-            d.index: d.sensor_id
-            for d in simulator.fleet.devices
-            if isinstance(d.transport, SerialTransport)
-        }
-        publisher = None
-        if len(serial) < len(simulator.fleet):
-            publisher = _publisher(host, port, f"citygate-sim-{scenario.name}-{os.getpid()}")
-        ptys = None
-        if serial:
-            ptys = PtyBank(tty_dir or run_dir / "sim-tty")
-            ptys.open(serial)
-            for index in serial:
-                click.echo(f"serial {serial[index]}: {ptys.ports[index].link}", err=True)
-        labels = LabelWriter(labels_path)
-        click.echo(
-            f"sim: scenario {scenario.name!r} seed {scenario.seed}: {len(simulator.fleet):,} "
-            f"devices, {simulator.fleet.messages_per_second(scenario.clock.tick_ms):,.0f} "
-            f"readings/s; labels -> {labels_path}",
-            err=True,
-        )
-        try:
-            Runner(
-                simulator,
-                publisher=publisher,
-                ptys=ptys,
-                labels=labels,
-                progress=Progress(len(simulator.fleet), enabled=not quiet),
-            ).run(duration)
-        finally:
-            labels.close()
-            if ptys:
-                ptys.close()
-            if publisher:
-                publisher.close()
+    scenario = load_scenario(scenario_path(scenario_name), seed=seed)
+    simulator = Simulator(scenario)
+    run_dir = connections.run_dir()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    labels_path = labels_path or run_dir / "sim" / f"{scenario.name}-{stamp}.labels.jsonl"
+    serial = {
+        d.index: d.sensor_id
+        for d in simulator.fleet.devices
+        if isinstance(d.transport, SerialTransport)
+    }
+    publisher = None
+    if len(serial) < len(simulator.fleet):
+        publisher = _publisher(host, port, f"citygate-sim-{scenario.name}-{os.getpid()}")
+    ptys = None
+    if serial:
+        ptys = PtyBank(tty_dir or run_dir / "sim-tty")
+        ptys.open(serial)
+        for index in serial:
+            click.echo(f"serial {serial[index]}: {ptys.ports[index].link}", err=True)
+    labels = LabelWriter(labels_path)
+    click.echo(
+        f"sim: scenario {scenario.name!r} seed {scenario.seed}: {len(simulator.fleet):,} "
+        f"devices, {simulator.fleet.messages_per_second(scenario.clock.tick_ms):,.0f} "
+        f"readings/s; labels -> {labels_path}",
+        err=True,
+    )
+    try:
+        Runner(
+            simulator,
+            publisher=publisher,
+            ptys=ptys,
+            labels=labels,
+            progress=Progress(len(simulator.fleet), enabled=not quiet),
+        ).run(duration)
+    finally:
+        labels.close()
+        if ptys:
+            ptys.close()
+        if publisher:
+            publisher.close()
 
 
 @sim.command()
@@ -159,24 +135,43 @@ def load(
         raise click.BadParameter(
             f"expected a number or 'max', got {rate!r}", param_hint="--rate"
         ) from exc
-    with _errors():
-        publisher = _publisher(host, port, f"citygate-sim-load-{os.getpid()}")
-        try:
-            result = run_load(
-                publisher,
-                devices=devices,
-                rate=target,
-                duration_s=duration,
-                qos=int(qos),
-                sensor_type=sensor_type,
-                progress=Progress(devices, enabled=not as_json),
-            )
-        finally:
-            publisher.close()
+    publisher = _publisher(host, port, f"citygate-sim-load-{os.getpid()}")
+    try:
+        result = run_load(
+            publisher,
+            devices=devices,
+            rate=target,
+            duration_s=duration,
+            qos=int(qos),
+            sensor_type=sensor_type,
+            progress=Progress(devices, enabled=not as_json),
+        )
+    finally:
+        publisher.close()
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     else:
         click.echo(result.line(), err=True)
+
+
+@sim.command(name="sites")
+@click.option("--scenario", "scenario_name", required=True, help="Scenario file or shipped name.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the GeoJSON sites file (the dashboard's --sites).",
+)
+def sites(scenario_name: str, out_path: Path) -> None:
+    """Write the scenario's districts and device positions as a GeoJSON sites file."""
+    doc = scenario_sites(load_scenario(scenario_path(scenario_name)))
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(out_path)
+    sensors = sum(f["properties"]["kind"] == "sensor" for f in doc["features"])
+    click.echo(f"sites: {sensors} sensors written to {out_path}", err=True)
 
 
 @sim.command(name="replay")
@@ -212,24 +207,23 @@ def replay_command(
     port: int | None,
 ) -> None:
     """Play a CSV time series (timestamp,value) as one device."""
-    with _errors():
-        points = read_series(csv_path)
-        name, scale = field_for(csv_path, field, sensor_type)
-        publisher = _publisher(host, port, f"citygate-sim-replay-{os.getpid()}")
-        try:
-            sent = replay(
-                publisher,
-                points,
-                sensor_id=sensor_id,
-                sensor_type=sensor_type,
-                field=name,
-                scale=scale,
-                location=Location(district),
-                speed=speed,
-                qos=int(qos),
-                keep_timestamps=keep_timestamps,
-                limit=limit,
-            )
-        finally:
-            publisher.close()
+    points = read_series(csv_path)
+    name, scale = field_for(csv_path, field, sensor_type)
+    publisher = _publisher(host, port, f"citygate-sim-replay-{os.getpid()}")
+    try:
+        sent = replay(
+            publisher,
+            points,
+            sensor_id=sensor_id,
+            sensor_type=sensor_type,
+            field=name,
+            scale=scale,
+            location=Location(district),
+            speed=speed,
+            qos=int(qos),
+            keep_timestamps=keep_timestamps,
+            limit=limit,
+        )
+    finally:
+        publisher.close()
     click.echo(f"replay: {sent} readings of {name} from {csv_path.name} as {sensor_id}", err=True)

@@ -1,10 +1,4 @@
-"""The simulator's exceptions, all rooted in edge.errors.CitygateError.
-
-CitygateError
- └── SimError                 anything the simulator cannot do
-      ├── ScenarioError       a scenario file is missing, not YAML, or has a wrong value
-      └── TransportError      the broker or a pseudo-terminal cannot be reached or opened
-"""
+"""The simulator's exceptions; the whole tree is drawn in edge/errors.py."""
 
 from __future__ import annotations
 

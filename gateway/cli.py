@@ -9,10 +9,8 @@ from pathlib import Path
 import click
 
 from deploy import logs
-from deploy.settings import ConfigError
 from gateway import config as gateway_config
 from gateway.config import GatewayConfig
-from gateway.state import GatewayStateError
 
 config_option = click.option(
     "--config",
@@ -24,10 +22,7 @@ config_option = click.option(
 
 
 def _load(path: Path) -> GatewayConfig:
-    try:
-        return gateway_config.load(path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return gateway_config.load(path)
 
 
 @click.group()
@@ -43,10 +38,7 @@ def run(config_path: Path, json_logs: bool) -> None:
     from gateway.daemon import run_forever
 
     logs.configure(json=json_logs)
-    try:
-        run_forever(_load(config_path))
-    except GatewayStateError as exc:  # an unreadable state file: the operator must decide
-        raise click.ClickException(str(exc)) from exc
+    run_forever(_load(config_path))
 
 
 @gateway.command()

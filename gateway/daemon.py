@@ -18,9 +18,9 @@ import msgspec
 import structlog
 
 from deploy.health import HealthServer, make_app
-from edge.errors import CitygateError
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
+from gateway.errors import GatewayFailed, GatewayStateError
 from gateway.health import degraded_reasons
 from gateway.journal import Journal
 from gateway.kafka_sink import KafkaSink
@@ -29,13 +29,9 @@ from gateway.mqtt_source import MQTTSourceRunner
 from gateway.routing import Router
 from gateway.serial_source import SerialSourceRunner
 from gateway.sources import Inbound, Source
-from gateway.state import GatewayState, GatewayStateError, SerialSeqs
+from gateway.state import GatewayState, SerialSeqs
 
 log = structlog.get_logger("gateway")
-
-
-class GatewayFailed(CitygateError):
-    """A gateway task died; the daemon stopped cleanly and exits non-zero to be restarted."""
 
 
 class Gateway:

@@ -26,8 +26,8 @@ from typing import Final, Literal
 import msgspec
 import structlog
 
-from edge.errors import CitygateError
 from gateway import journal_format as fmt
+from gateway.errors import JournalError
 from gateway.journal_format import JournalRecord
 
 __all__ = ["Journal", "JournalError", "JournalRecord", "Policy"]
@@ -49,14 +49,6 @@ _LOCK_NAME: Final = "LOCK"
 _QUARANTINE: Final = "quarantine"  # damaged segments, kept as evidence
 
 _fsync = getattr(os, "fdatasync", os.fsync)
-
-
-class JournalError(CitygateError):
-    """The journal cannot store or read records; the message names the file and the remedy."""
-
-    def __init__(self, message: str, *, path: Path | None = None) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 class _Segment:

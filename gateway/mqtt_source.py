@@ -26,10 +26,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.config import MQTTSource
+from gateway.errors import GatewayStateError
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_client import BufferedClient
 from gateway.sources import Deliver, Inbound
-from gateway.state import GatewayState, GatewayStateError
+from gateway.state import GatewayState
 
 log = structlog.get_logger("gateway.mqtt")
 

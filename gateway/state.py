@@ -15,16 +15,12 @@ from typing import Final
 
 import msgspec
 
-from edge.errors import CitygateError
+from gateway.errors import GatewayStateError
 
 FILENAME: Final = "gateway-state.json"
 # Serial seqs are reserved this many at a time, each block fsynced before its first seq is
 # used: one small write per block instead of per reading, and a crash costs a gap, never a repeat.
 SEQ_BLOCK: Final = 1000
-
-
-class GatewayStateError(CitygateError):
-    """The state file cannot be read or written; the gateway must not guess what it held."""
 
 
 class _Content(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,7 +10,8 @@ import os
 import pytest
 
 from deploy.connections import Connections
-from deploy.local import Stack, StackError
+from deploy.errors import StackError
+from deploy.local import Stack
 
 
 @pytest.fixture(scope="session")

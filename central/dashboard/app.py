@@ -27,7 +27,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central.dashboard import aqi, live
-from central.dashboard.queries import TRAFFIC_SUMMARY, BadQuery, History, QueryError
+from central.dashboard.errors import BadQuery, QueryError
+from central.dashboard.queries import TRAFFIC_SUMMARY, History
 from central.dashboard.settings import Settings
 from central.dashboard.sites import SiteRegistry
 from deploy.connections import Connections
@@ -58,9 +59,7 @@ class Dashboard:
         self.settings = settings
         self.conn = conn
         self.history = history or History(conn, settings.cache_s)
-        self.sites = (
-            SiteRegistry.from_scenario(settings.scenario) if settings.scenario else SiteRegistry()
-        )
+        self.sites = SiteRegistry.from_file(settings.sites) if settings.sites else SiteRegistry()
         self.hub = live.Hub()
 
     def _get(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:

@@ -16,13 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from central.dashboard.errors import DashboardError
+from central.dashboard.errors import DashboardError, UnknownStandard
 
 DEFAULT_STANDARD = "us_epa_2024"
-
-
-class UnknownStandard(DashboardError):
-    """An AQI standard without a table; the message names the known ones."""
 
 
 @dataclass(frozen=True)

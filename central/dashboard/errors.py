@@ -1,10 +1,4 @@
-"""The dashboard's errors, all rooted in edge.errors.CitygateError.
-
-CitygateError
- └── DashboardError          the dashboard cannot start or serve as configured
-      ├── SettingsError      a configuration value is wrong (names the key and the expected form)
-      └── UnknownStandard    (aqi.py) an AQI standard without a table
-"""
+"""The dashboard's errors; the whole tree is drawn in edge/errors.py."""
 
 from __future__ import annotations
 
@@ -17,3 +11,15 @@ class DashboardError(CitygateError):
 
 class SettingsError(DashboardError):
     """A configuration value is wrong; the message names the key, the value and the form."""
+
+
+class QueryError(DashboardError):
+    """InfluxDB failed to answer a query or take a write."""
+
+
+class BadQuery(QueryError):
+    """A request asked for something the dashboard will not put in a query."""
+
+
+class UnknownStandard(DashboardError):
+    """An AQI standard without a table; the message names the known ones."""

@@ -17,7 +17,7 @@ from typing import Any, Final, TypeVar
 from influxdb_client import InfluxDBClient, Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from central.dashboard.errors import DashboardError
+from central.dashboard.errors import BadQuery, QueryError
 from deploy.connections import Connections
 
 _IDENT: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -50,14 +50,6 @@ GATEWAY_FIELDS: Final = (
 )
 
 T = TypeVar("T")
-
-
-class QueryError(DashboardError):
-    """InfluxDB failed to answer a query or take a write."""
-
-
-class BadQuery(QueryError):
-    """A request asked for something the dashboard will not put in a query."""
 
 
 def ident(value: str, what: str) -> str:

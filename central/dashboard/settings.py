@@ -1,6 +1,6 @@
 """The dashboard's configuration: one validated schema, from an optional YAML file plus environment.
 
-Environment overrides: CITYGATE_DASHBOARD_HOST, _PORT, _TOKEN, _AQI, _SCENARIO. The token is
+Environment overrides: CITYGATE_DASHBOARD_HOST, _PORT, _TOKEN, _AQI, _SITES. The token is
 what makes the dashboard writable (acknowledging alerts); without one it is read-only.
 """
 
@@ -21,7 +21,7 @@ ENV = {
     "port": "CITYGATE_DASHBOARD_PORT",
     "token": "CITYGATE_DASHBOARD_TOKEN",
     "aqi_standard": "CITYGATE_DASHBOARD_AQI",
-    "scenario": "CITYGATE_DASHBOARD_SCENARIO",
+    "sites": "CITYGATE_DASHBOARD_SITES",
 }
 
 
@@ -32,9 +32,9 @@ class Settings(BaseModel):
     port: int = Field(19300, ge=1, le=65535)
     token: SecretStr | None = None  # None: read-only
     aqi_standard: str = aqi.DEFAULT_STANDARD
-    # Where sensors stand: a simulator scenario (its fleet's positions); sensors found only in
-    # InfluxDB are placed inside their district.
-    scenario: Path | None = None
+    # Where sensors stand: a GeoJSON sites file (edge.sites); sensors it does not list are placed
+    # inside their district.
+    sites: Path | None = None
     silent_after_intervals: float = Field(3.0, gt=0)  # silent after this many missed reports
     silent_min_s: float = Field(30.0, ge=0)
     gateway_offline_after_s: float = Field(20.0, gt=0)  # heartbeats come every 5 s

@@ -1,5 +1,5 @@
-"""Where districts and sensors are on the map: from a simulator scenario's fleet when one is given,
-otherwise (and for sensors the scenario does not know) a stable place inside their district.
+"""Where districts and sensors are on the map: from a sites file when one is given, otherwise (and
+for sensors the file does not list) a stable place inside their district.
 
 The map is drawn from these latitude/longitude pairs; nothing comes from a tile server.
 """
@@ -11,27 +11,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from edge.catalog import load_catalog
-
-_M_PER_DEG_LAT = 111_320.0
-
-
-@dataclass(frozen=True)
-class District:
-    name: str
-    latitude: float
-    longitude: float
-    radius_m: float
-
-
-@dataclass(frozen=True)
-class Site:
-    sensor_id: str
-    sensor_type: str
-    district: str
-    latitude: float
-    longitude: float
-    interval_s: float  # how often it should report
+from edge.errors import SitesError
+from edge.sites import District, Site, from_geojson, offset
 
 
 @dataclass
@@ -40,27 +24,19 @@ class SiteRegistry:
     sites: dict[str, Site] = field(default_factory=dict)
 
     @classmethod
-    def from_scenario(cls, path: Path) -> SiteRegistry:
-        # The simulator is an optional neighbour: only a dashboard given a scenario needs it.
-        from firmware_sim.fleet import Fleet
-        from firmware_sim.scenario import load_scenario
-
-        scenario = load_scenario(path)
-        fleet = Fleet(scenario)
-        tick_s = scenario.clock.tick_ms / 1000
-        reg = cls()
-        for d in scenario.districts:
-            reg.districts[d.name] = District(d.name, d.latitude, d.longitude, d.radius_m)
-        for dev in fleet.devices:
-            reg.sites[dev.sensor_id] = Site(
-                dev.sensor_id,
-                dev.sensor_type,
-                dev.district,
-                dev.location.latitude or reg.districts[dev.district].latitude,
-                dev.location.longitude or reg.districts[dev.district].longitude,
-                dev.interval_ticks * tick_s,
-            )
-        return reg
+    def from_file(cls, path: Path) -> SiteRegistry:
+        """The districts and sensors of a sites file (edge.sites; `citygate sim sites` writes one)."""
+        try:
+            doc = msgspec.json.decode(path.read_bytes())
+        except OSError as exc:
+            raise SitesError(f"cannot read the sites file {path}: {exc.strerror}") from exc
+        except msgspec.DecodeError as exc:
+            raise SitesError(f"{path}: not JSON: {exc}") from exc
+        try:
+            districts, sites = from_geojson(doc)
+        except SitesError as exc:
+            raise SitesError(f"{path}: {exc}") from exc
+        return cls({d.name: d for d in districts}, {s.sensor_id: s for s in sites})
 
     def district(self, name: str) -> District:
         """The district called `name`, placed on a ring around the known ones if it is new."""
@@ -75,16 +51,13 @@ class SiteRegistry:
         angle = _unit(name, "district") * 2 * math.pi
         ring_m = 3000.0 + 1500.0 * (len(self.districts) // 6)
         found = District(
-            name,
-            lat + ring_m * math.cos(angle) / _M_PER_DEG_LAT,
-            lon + ring_m * math.sin(angle) / (_M_PER_DEG_LAT * math.cos(math.radians(lat))),
-            1000.0,
+            name, *offset(lat, lon, ring_m * math.cos(angle), ring_m * math.sin(angle)), 1000.0
         )
         self.districts[name] = found
         return found
 
     def site(self, sensor_id: str, sensor_type: str, district: str) -> Site:
-        """The sensor's site, made up stably (from a hash of its id) if the scenario lacks it."""
+        """The sensor's site, made up stably (from a hash of its id) if the sites file lacks it."""
         found = self.sites.get(sensor_id)
         if found is not None:
             return found
@@ -92,16 +65,15 @@ class SiteRegistry:
         radius = d.radius_m * math.sqrt(_unit(sensor_id, "r"))
         angle = _unit(sensor_id, "a") * 2 * math.pi
         spec = load_catalog().get(sensor_type)
+        lat, lon = offset(
+            d.latitude, d.longitude, radius * math.cos(angle), radius * math.sin(angle)
+        )
         found = Site(
             sensor_id,
             sensor_type,
             d.name,
-            round(d.latitude + radius * math.cos(angle) / _M_PER_DEG_LAT, 6),
-            round(
-                d.longitude
-                + radius * math.sin(angle) / (_M_PER_DEG_LAT * math.cos(math.radians(d.latitude))),
-                6,
-            ),
+            round(lat, 6),
+            round(lon, 6),
             spec.interval_s if spec else 60.0,
         )
         self.sites[sensor_id] = found

@@ -13,13 +13,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from deploy.connections import Connections
-from deploy.local.process import (
-    ManagedProcess,
-    StackError,
-    require_free_port,
-    require_tool,
-    wait_until,
-)
+from deploy.errors import StackError
+from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
 
 INFLUXD_VERSION = "v2.7.12"
 

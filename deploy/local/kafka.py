@@ -17,13 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from deploy.connections import Connections
-from deploy.local.process import (
-    ManagedProcess,
-    StackError,
-    require_free_port,
-    require_tool,
-    wait_until,
-)
+from deploy.errors import StackError
+from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
 from edge.topics import PARTITIONS
 
 KAFKA_VERSION = "4.4.0"

@@ -17,14 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from deploy import connections
 from deploy.connections import Connections
+from deploy.errors import StackError
 from deploy.local import certs
-from deploy.local.process import (
-    ManagedProcess,
-    StackError,
-    require_free_port,
-    require_tool,
-    wait_until,
-)
+from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
 
 # Held QoS 1 acks (the gateway acks only after fsync) need a wide in-flight window, and an
 # offline gateway's persistent session must be able to queue a long backlog. Per-listener

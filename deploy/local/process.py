@@ -12,11 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import CitygateError
-
-
-class StackError(CitygateError):
-    """A local service cannot be set up, started or reached; the message names it."""
+from deploy.errors import StackError
 
 
 def require_tool(service: str, tool: str, hint: str) -> str:

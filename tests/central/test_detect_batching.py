@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from central.alerts import Alert
 from central.detect import Detector
-from central.sim_eval import FIXED_START, _decode
+from citygate.sim_eval import FIXED_START, _decode
 from edge.reading import Reading
 from firmware_sim.scenario import parse_scenario
 from firmware_sim.simulator import Simulator

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from importlib import resources
@@ -29,6 +31,18 @@ TOKEN = "test-operator-token"
 
 def city_scenario() -> Path:
     return Path(str(resources.files("firmware_sim") / "scenarios" / "city.yaml"))
+
+
+def city_sites(directory: Path) -> Path:
+    """The city scenario's sites file, written by `citygate sim sites` as a user would."""
+    out = directory / "sites.geojson"
+    citygate = str(Path(sys.executable).with_name("citygate"))
+    subprocess.run(
+        [citygate, "sim", "sites", "--scenario", "city", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
 
 
 def fleet_sensors(scenario: Path) -> list[tuple[str, str, str]]:
@@ -64,7 +78,8 @@ def dash_conn(connections: Connections) -> Iterator[Connections]:
 
 @pytest.fixture(scope="session")
 def server(dash_conn: Connections, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with dashboard(dash_conn, city_scenario(), TOKEN, tmp_path_factory.mktemp("dash")) as srv:
+    tmp = tmp_path_factory.mktemp("dash")
+    with dashboard(dash_conn, city_sites(tmp), TOKEN, tmp) as srv:
         seed.produce_heartbeats(dash_conn, ["gw-centro", "gw-chamberi", "gw-retiro", "gw-vallecas"])
         yield srv
 
@@ -73,7 +88,8 @@ def server(dash_conn: Connections, tmp_path_factory: pytest.TempPathFactory) -> 
 def read_only_server(
     dash_conn: Connections, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    with dashboard(dash_conn, city_scenario(), None, tmp_path_factory.mktemp("ro")) as srv:
+    tmp = tmp_path_factory.mktemp("ro")
+    with dashboard(dash_conn, city_sites(tmp), None, tmp) as srv:
         yield srv
 
 

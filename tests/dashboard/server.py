@@ -51,9 +51,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def dashboard(
-    conn: Connections, scenario: Path, token: str | None, log_dir: Path
-) -> Iterator[Server]:
+def dashboard(conn: Connections, sites: Path, token: str | None, log_dir: Path) -> Iterator[Server]:
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -68,7 +66,7 @@ def dashboard(
         env["CITYGATE_DASHBOARD_TOKEN"] = token
     log = log_dir / f"dashboard-{port}.log"
     citygate = str(Path(sys.executable).with_name("citygate"))
-    argv = [citygate, "dashboard", "--port", str(port), "--scenario", str(scenario)]
+    argv = [citygate, "dashboard", "--port", str(port), "--sites", str(sites)]
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", token, proc, log)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from deploy import connections
-from deploy.local.process import StackError, require_free_port, require_tool
+from deploy.errors import StackError
+from deploy.local.process import require_free_port, require_tool
 
 
 def test_port_in_use_names_service_and_port() -> None:

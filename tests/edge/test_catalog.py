@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from edge import topics
-from edge.catalog import CatalogError, FieldSpec, UnknownSensorType, load_catalog
-from edge.errors import CitygateError
+from edge.catalog import FieldSpec, load_catalog
+from edge.errors import CatalogError, CitygateError, UnknownSensorType
 
 CATALOG = load_catalog()
 AIR = CATALOG.sensor("air_quality")

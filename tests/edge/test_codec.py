@@ -7,8 +7,8 @@ import math
 import pytest
 
 from edge.catalog import load_catalog
-from edge.codec import CODES, NAME_PATTERN, EncodeError, Rejected, reject, vet_fields
-from edge.errors import CitygateError
+from edge.codec import CODES, NAME_PATTERN, Rejected, reject, vet_fields
+from edge.errors import CitygateError, EncodeError
 
 AIR = load_catalog().sensor("air_quality")
 

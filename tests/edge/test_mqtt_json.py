@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import mqtt_json
-from edge.codec import CODES, EncodeError, Rejected
+from edge.codec import CODES, Rejected
+from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 from tests.edge import hostile as hostile_inputs
 from tests.edge.strategies import CATALOG, READING_SETTINGS, SETTINGS, hostile, readings

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge import pms5003
-from edge.codec import CODES, EncodeError, Rejected
+from edge.codec import CODES, Rejected
+from edge.errors import EncodeError
 from edge.pms5003 import PMS5003Frame
 from tests.edge.strategies import SETTINGS
 

@@ -12,8 +12,9 @@ from hypothesis import given
 
 from edge import deadletter, mqtt_json, reading, topics, traffic_line
 from edge.deadletter import DeadLetter
+from edge.errors import SchemaNotFound
 from edge.reading import Reading
-from edge.record_schemas import TOPIC_SCHEMAS, SchemaNotFound, load_schema, names
+from edge.record_schemas import TOPIC_SCHEMAS, load_schema, names
 from edge.serial_codecs import CODECS
 from tests.edge.strategies import READING_SETTINGS, readings
 

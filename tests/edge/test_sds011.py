@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge import sds011
-from edge.codec import CODES, EncodeError, Rejected
+from edge.codec import CODES, Rejected
+from edge.errors import EncodeError
 from edge.sds011 import SDS011Frame
 from tests.edge.strategies import SETTINGS
 

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge import traffic_line
-from edge.codec import CODES, EncodeError, Rejected
+from edge.codec import CODES, Rejected
+from edge.errors import EncodeError
 from edge.reading import Location, Reading
 from tests.edge.strategies import CATALOG, READING_SETTINGS, SETTINGS, readings
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 CITY = ROOT / "firmware-sim" / "scenarios" / "city.yaml"
-CITYGATE = [sys.executable, "-c", "from deploy.cli import main; main()"]
+CITYGATE = [sys.executable, "-c", "from citygate.cli import main; main()"]
 
 
 def test_run_city_publishes_what_the_scenario_says(

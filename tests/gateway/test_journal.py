@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from gateway import journal_format as fmt
-from gateway.journal import Journal, JournalError, JournalRecord
+from gateway.errors import JournalError
+from gateway.journal import Journal, JournalRecord
 
 
 def rec(i: int, sensor_type: str = "air_quality", size: int = 100) -> JournalRecord:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import gateway
-from gateway.state import FILENAME, GatewayState, GatewayStateError, SerialSeqs
+from citygate.cli import cli
+from gateway.errors import GatewayStateError
+from gateway.state import FILENAME, GatewayState, SerialSeqs
 
 
 def take(seqs: SerialSeqs, sensor: str, n: int) -> list[int]:
@@ -73,6 +74,6 @@ def test_the_gateway_refuses_to_start_on_an_unreadable_state_file(tmp_path: Path
     (journal / FILENAME).write_text("{")
     config = tmp_path / "gateway.yaml"
     config.write_text(f"gateway_id: gw-1\njournal: {{path: {journal}}}\n")
-    result = CliRunner().invoke(gateway, ["run", "--config", str(config)])
-    assert result.exit_code == 1
+    result = CliRunner().invoke(cli, ["gateway", "run", "--config", str(config)])
+    assert result.exit_code == 2
     assert f"cannot read gateway state {journal / FILENAME}" in result.output

@@ -1,4 +1,4 @@
-"""The `citygate` command: one group, each package contributes its subcommands."""
+"""`citygate stack`: the local servers on loopback (a `citygate.commands` entry point)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,10 @@ import sys
 
 import click
 
-from deploy.local import SERVICES, Stack, StackError
+from deploy.local import SERVICES, Stack
 
 
 @click.group()
-@click.version_option(package_name="citygate")
-def cli() -> None:
-    """citygate: smart-city sensor ingestion (gateway, central consumers, simulator)."""
-
-
-@cli.group()
 def stack() -> None:
     """The local stack on loopback: Mosquitto, Kafka (KRaft) and InfluxDB."""
 
@@ -28,10 +22,7 @@ services_arg = click.argument("services", nargs=-1, type=click.Choice(SERVICES))
 @services_arg
 def up(services: tuple[str, ...]) -> None:
     """Start the services (all by default); idempotent."""
-    try:
-        Stack().up(services)
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    Stack().up(services)
 
 
 @stack.command()
@@ -65,19 +56,3 @@ def logs(service: str, follow: bool, lines: int) -> None:
         log = log.with_name("server.log")
     cmd = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(log)]
     sys.exit(subprocess.call(cmd))
-
-
-def _register() -> None:
-    from central.cli import central
-    from central.dashboard.cli import dashboard
-    from deploy.demo import demo
-    from firmware_sim.cli import sim
-    from gateway.cli import gateway
-
-    for command in (gateway, central, sim, demo, dashboard):
-        cli.add_command(command)
-
-
-def main() -> None:
-    _register()
-    cli()

@@ -6,7 +6,7 @@ with the component's name, and stops them all on Ctrl-C, SIGTERM or after --dura
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import signal
 import subprocess
 import sys
@@ -17,26 +17,35 @@ from pathlib import Path
 
 import click
 
-from deploy.local import Stack, StackError
+from deploy import connections
+from deploy.local import Stack
+from firmware_sim.scenario import load_scenario
+from firmware_sim.sites import scenario_sites
 
 
 def _citygate() -> str:
     return str(Path(sys.executable).with_name("citygate"))
 
 
-def components() -> list[tuple[str, list[str]]]:
-    """The processes of the demo; a component joins once its package exists."""
+def components(sites: Path) -> list[tuple[str, list[str]]]:
+    """The processes of the demo, each started as its own `citygate` command."""
     cg = _citygate()
     config = resources.files("deploy") / "config"
-    procs = [("gateway", [cg, "gateway", "run", "--config", str(config / "gateway.yaml")])]
-    if importlib.util.find_spec("central.service") is not None:
-        procs.append(("central", [cg, "central", "run", "--config", str(config / "central.yaml")]))
-    if importlib.util.find_spec("firmware_sim.cli") is not None:
-        scenario = resources.files("firmware_sim") / "scenarios" / "city.yaml"
-        procs.append(("sim", [cg, "sim", "run", "--scenario", str(scenario)]))
-        if importlib.util.find_spec("central.dashboard.cli") is not None:
-            procs.append(("dashboard", [cg, "dashboard", "--scenario", str(scenario)]))
-    return procs
+    scenario = resources.files("firmware_sim") / "scenarios" / "city.yaml"
+    return [
+        ("gateway", [cg, "gateway", "run", "--config", str(config / "gateway.yaml")]),
+        ("central", [cg, "central", "run", "--config", str(config / "central.yaml")]),
+        ("sim", [cg, "sim", "run", "--scenario", str(scenario)]),
+        ("dashboard", [cg, "dashboard", "--sites", str(sites)]),
+    ]
+
+
+def write_sites(path: Path) -> Path:
+    """The city scenario's sites file, for the dashboard's map."""
+    scenario = Path(str(resources.files("firmware_sim") / "scenarios" / "city.yaml"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(scenario_sites(load_scenario(scenario))) + "\n")
+    return path
 
 
 def _pump(name: str, stream: object) -> None:
@@ -51,22 +60,19 @@ def _pump(name: str, stream: object) -> None:
 )
 def demo(duration: float) -> None:
     """Bring the local stack up and run gateway, central consumers and simulator."""
-    try:
-        Stack().up()
-    except StackError as exc:
-        raise click.ClickException(str(exc)) from exc
+    Stack().up()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     running: list[tuple[str, subprocess.Popen[bytes]]] = []
-    for name, argv in components():
+    sites = write_sites(connections.run_dir() / "demo" / "sites.geojson")
+    for name, argv in components(sites):
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
         running.append((name, proc))
         click.echo(f"demo: started {name} (pid {proc.pid})")
     click.echo("demo: gateway health at http://127.0.0.1:19180/healthz, metrics at /metrics")
-    if any(name == "dashboard" for name, _ in running):
-        click.echo("demo: dashboard at http://127.0.0.1:19300/")
+    click.echo("demo: dashboard at http://127.0.0.1:19300/")
     click.echo("demo: press Ctrl-C to stop")
     deadline = time.monotonic() + duration if duration else None
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

@@ -47,6 +47,9 @@ class MQTTSource(_Section):
     # Readings handed to the journal per group commit: bounds the gateway's memory when a
     # backlog arrives faster than it is written (bench/results/gateway.md).
     max_batch: int = Field(2000, ge=1)
+    # How long the first message after a quiet spell waits for others to share its journal
+    # commit; its PUBACK is that much later. 0: every burst is committed as it arrives.
+    linger_ms: float = Field(50.0, ge=0, le=1000)
 
     @field_validator("topics")
     @classmethod

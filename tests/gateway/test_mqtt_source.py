@@ -142,21 +142,33 @@ def message(payload: bytes, mid: int = 1) -> mqtt.MQTTMessage:
 
 
 def deliver_all(
-    source: MQTTSourceRunner, messages: Sequence[mqtt.MQTTMessage]
+    source: MQTTSourceRunner, *bursts: Sequence[mqtt.MQTTMessage]
 ) -> list[list[Inbound]]:
+    """The batches `pump` delivers when each burst arrives, as from paho's thread, once the
+    one before it has been taken (delivered, or waiting out its linger)."""
     batches: list[list[Inbound]] = []
+    taken = asyncio.Event()
 
     async def deliver(batch: Sequence[Inbound]) -> None:
         batches.append(list(batch))
+        taken.set()
 
     async def go() -> None:
         source._loop = asyncio.get_running_loop()
-        for msg in messages:
-            source._on_message(source.client, None, msg)
-        await asyncio.sleep(0)  # the wake-up is scheduled, as from paho's thread
-        while source._wake.is_set():
-            source._wake.clear()
-            await source._deliver_batch(deliver)
+        pump = asyncio.create_task(source.pump(deliver))
+        total = 0
+        for burst in bursts:
+            for msg in burst:
+                source._on_message(source.client, None, msg)
+            total += len(burst)
+            for _ in range(3):  # the wake-up runs, and pump takes the queue or lingers
+                await asyncio.sleep(0)
+            if source.cfg.linger_ms == 0:
+                await taken.wait()
+                taken.clear()
+        while sum(len(b) for b in batches) < total:
+            await asyncio.sleep(0.005)
+        pump.cancel()
 
     asyncio.run(go())
     return batches
@@ -172,3 +184,13 @@ def test_batches_hold_at_most_max_batch(tmp_path: Path) -> None:
     source = runner(tmp_path, max_batch=3)
     batches = deliver_all(source, [message(b"{}", mid) for mid in range(1, 11)])
     assert [len(b) for b in batches] == [3, 3, 3, 1]
+
+
+def test_messages_arriving_within_linger_ms_share_one_batch(tmp_path: Path) -> None:
+    first = [message(b"{}", mid) for mid in (1, 2, 3)]
+    then = [message(b"{}", mid) for mid in (4, 5)]
+    # The second burst arrives a few loop turns after the first, well within a second.
+    lingering = runner(tmp_path / "a", linger_ms=1000)
+    assert [len(b) for b in deliver_all(lingering, first, then)] == [5]
+    eager = runner(tmp_path / "b", linger_ms=0)
+    assert [len(b) for b in deliver_all(eager, first, then)] == [3, 2]

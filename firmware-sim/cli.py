@@ -49,7 +49,7 @@ def _errors() -> Iterator[None]:
 
 def _publisher(host: str | None, port: int | None, client_id: str) -> MqttPublisher:
     conn = connections.load()
-    publisher = MqttPublisher(host or conn.mqtt_host, port or conn.mqtt_port, client_id)
+    publisher = MqttPublisher(host or conn.mqtt.host, port or conn.mqtt.port, client_id)
     publisher.connect()
     return publisher
 

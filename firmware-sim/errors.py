@@ -3,11 +3,13 @@
 CitygateError
  └── SimError                 anything the simulator cannot do
       ├── ScenarioError       a scenario file is missing, not YAML, or has a wrong value
+      │                       (also a deploy.settings.ConfigError: the same error path)
       └── TransportError      the broker or a pseudo-terminal cannot be reached or opened
 """
 
 from __future__ import annotations
 
+from deploy.settings import ConfigError
 from edge.errors import CitygateError
 
 
@@ -15,7 +17,7 @@ class SimError(CitygateError):
     """The simulator could not run as asked."""
 
 
-class ScenarioError(SimError):
+class ScenarioError(SimError, ConfigError):
     """A scenario is invalid; the message names the file, the key, the value and the expected form."""
 
     def __init__(self, message: str, *, path: str = "", key: str = "") -> None:

@@ -10,6 +10,7 @@ import uvicorn
 from central.dashboard import settings as settings_mod
 from central.dashboard.errors import DashboardError
 from deploy import connections
+from deploy.settings import ConfigError
 
 
 @click.command(name="dashboard")
@@ -38,7 +39,7 @@ def dashboard(
     aqi_standard: str | None,
     scenario: Path | None,
 ) -> None:
-    """Serve the city-operations dashboard (read-only unless CITYGATE_DASHBOARD_TOKEN is set)."""
+    """Serve the city-operations dashboard (read-only unless CITYGATE_DASHBOARD__TOKEN is set)."""
     from central.dashboard.app import create_app
 
     try:
@@ -46,7 +47,7 @@ def dashboard(
             config_file, host=host, port=port, aqi_standard=aqi_standard, scenario=scenario
         )
         app = create_app(cfg, connections.load())
-    except DashboardError as exc:
+    except (ConfigError, DashboardError) as exc:
         raise click.ClickException(str(exc)) from exc
     mode = "read-only" if cfg.read_only else "acknowledging with a token"
     click.echo(f"dashboard: http://{cfg.host}:{cfg.port}/ ({mode}, AQI {cfg.aqi_standard})")

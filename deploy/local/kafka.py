@@ -100,8 +100,8 @@ class Kafka:
     def __init__(self, run: Path, cache: Path, conn: Connections) -> None:
         self.dir = run / self.name
         self.cache = cache
-        self.bootstrap = conn.kafka_bootstrap
-        host, port = conn.kafka_bootstrap.rsplit(":", 1)
+        self.bootstrap = conn.kafka.bootstrap
+        host, port = conn.kafka.bootstrap.rsplit(":", 1)
         self.host, self.port = host, int(port)
         self.controller_port = self.port + 1
         self.process = ManagedProcess(self.name, self.dir, marker="kafka.Kafka")

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -66,6 +67,28 @@ class InfluxConnection(_Shared):
     _token_file_readable = field_validator("token_file")(settings.readable_file)
 
 
+# connections.json as citygate wrote it before the sections (flat keys). It is read, so that a
+# running stack's InfluxDB token survives the upgrade, and still written beside the sections,
+# so that an older checkout sharing the same local stack keeps finding it.
+_FLAT_KEYS = {
+    f"{section}_{key}": (section, key)
+    for section, keys in {
+        "mqtt": ("host", "port", "tls_port", "ca_file", "username", "password_file"),
+        "kafka": ("bootstrap",),
+        "influx": ("url", "token", "org", "bucket"),
+    }.items()
+    for key in keys
+}
+
+
+def _from_flat_keys(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for flat, (section, key) in _FLAT_KEYS.items():
+        if flat in out:
+            out.setdefault(section, {}).setdefault(key, out.pop(flat))
+    return out
+
+
 class Connections(Settings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -77,6 +100,7 @@ class Connections(Settings):
         """Write the stack's file (mode 0600: it holds the InfluxDB token)."""
         data = self.model_dump(mode="json", exclude={"influx": {"token_file"}})
         data["influx"]["token"] = self.influx.token.get_secret_value()
+        data.update({flat: data[section][key] for flat, (section, key) in _FLAT_KEYS.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
@@ -100,4 +124,5 @@ def load(environ: Mapping[str, str] | None = None) -> Connections:
         "stack connections",
         environ=environ,
         secrets_in_file=True,  # the stack's own file, mode 0600
+        prepare=_from_flat_keys,
     )

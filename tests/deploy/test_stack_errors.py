@@ -101,4 +101,15 @@ def test_the_stack_file_keeps_the_token_and_only_its_owner_reads_it(
     path = tmp_path / "connections.json"
     connections.Connections().with_influx(token=SecretStr("t0k")).save(path)
     assert json.loads(path.read_text())["influx"]["token"] == "t0k"
+    assert json.loads(path.read_text())["influx_token"] == "t0k"  # for older checkouts
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_stack_file_of_an_older_citygate_still_gives_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_citygate_variables(monkeypatch)
+    monkeypatch.setenv("CITYGATE_RUN_DIR", str(tmp_path))
+    (tmp_path / "connections.json").write_text('{"mqtt_port": 2883, "influx_token": "old"}')
+    conn = connections.load()
+    assert (conn.mqtt.port, conn.influx.token.get_secret_value()) == (2883, "old")

@@ -9,7 +9,6 @@ Gateway and central take the same variables for their own keys and fill what is 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,29 @@ from deploy import settings
 from deploy.settings import Section, Settings
 
 
+class LocalStack(Settings):
+    """Where `citygate stack` keeps its servers' files; set by variables only."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Data, logs and pid files of the running local stack; default ~/.local/state/citygate/run.
+    run_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/citygate/run")
+    # Downloads and builds that survive `stack down` (Kafka jars, the influxd binary); default
+    # ~/.cache/citygate.
+    cache: Path = Field(default_factory=lambda: Path.home() / ".cache/citygate")
+    kafka_heap: str = Field("768m", pattern=r"^\d+[kmg]$")  # the local Kafka's JVM heap
+
+
+def local_stack() -> LocalStack:
+    return settings.load(LocalStack, None, "local stack")
+
+
 def cache_dir() -> Path:
-    """Downloads and builds that survive `stack down` (Kafka jars, the influxd binary)."""
-    return Path(os.environ.get("CITYGATE_CACHE", Path.home() / ".cache" / "citygate"))
+    return local_stack().cache
 
 
 def run_dir() -> Path:
-    """Data, logs and pid files of the running local stack."""
-    default = Path.home() / ".local" / "state" / "citygate" / "run"
-    return Path(os.environ.get("CITYGATE_RUN_DIR", default))
+    return local_stack().run_dir
 
 
 # Where the local stack's Mosquitto keeps the CA that signed its TLS listener's certificate and
@@ -48,8 +61,10 @@ class MQTTConnection(_Shared):
     host: str = "127.0.0.1"
     port: int = Field(11883, ge=1, le=65535)
     tls_port: int = Field(11884, ge=1, le=65535)  # the broker's TLS listener (password login)
+    # The CA of its certificate; default <run dir>/mosquitto/tls/ca.pem.
     ca_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_CA_FILE))
     username: str = "citygate"  # the TLS listener's user
+    # The TLS user's password; default <run dir>/mosquitto/client.secret.
     password_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_PASSWORD_FILE))
 
 
@@ -59,7 +74,7 @@ class KafkaConnection(_Shared):
 
 class InfluxConnection(_Shared):
     url: str = "http://127.0.0.1:18086"
-    token: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")  # written by `citygate stack up`
     token_file: Path | None = None  # a file holding the token, instead of the variable
     org: str = "citygate"
     bucket: str = "city"

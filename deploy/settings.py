@@ -243,7 +243,9 @@ def _shown(value: Any, secrets: set[str], hide: bool) -> str:
 class Key:
     path: tuple[str, ...]
     field: FieldInfo
+    owner: type[BaseModel]  # the section that declares it
     section: bool  # a nested section, whose keys follow
+    in_list: bool = False  # a key of each item of a list (serial ports): no variable of its own
 
     @property
     def dotted(self) -> str:
@@ -274,13 +276,23 @@ def _secret_names(model: type[BaseModel]) -> Iterator[str]:
             yield key.path[-1]
 
 
-def keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[Key]:
+def keys(
+    model: type[BaseModel], prefix: tuple[str, ...] = (), in_list: bool = False
+) -> Iterator[Key]:
     """Every key of a schema, depth first, sections before their keys."""
     for name, f in model.model_fields.items():
         inner = _models_in(f.annotation)
-        yield Key((*prefix, name), f, bool(inner))
+        yield Key((*prefix, name), f, model, bool(inner), in_list)
+        listed = in_list or typing.get_origin(without_none(f.annotation)) in (tuple, list)
         for sub in inner[:1]:
-            yield from keys(sub, (*prefix, name))
+            yield from keys(sub, (*prefix, name + ("[]" if listed and not in_list else "")), listed)
+
+
+def without_none(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
 
 
 def _section_model(model: type[BaseModel], path: list[str]) -> type[BaseModel] | None:

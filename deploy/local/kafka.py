@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import os
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from deploy import connections
 from deploy.connections import Connections
 from deploy.local.process import (
     ManagedProcess,
@@ -27,7 +27,6 @@ from deploy.local.process import (
 from edge.topics import PARTITIONS
 
 KAFKA_VERSION = "4.4.0"
-HEAP = os.environ.get("CITYGATE_KAFKA_HEAP", "768m")
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
@@ -146,9 +145,10 @@ class Kafka:
                 raise StackError(
                     f"kafka: formatting the storage failed:\n{done.stdout}{done.stderr}"
                 )
+        heap = connections.local_stack().kafka_heap
         argv = self._java(
             libs,
-            f"-Xms{HEAP}",
+            f"-Xms{heap}",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
@@ -156,7 +156,7 @@ class Kafka:
             f"-Dkafka.logs.dir={self.dir}",
             "kafka.Kafka",
             str(props),
-            heap=HEAP,
+            heap=heap,
         )
         self.process.start(argv)
         wait_until(self.healthy, "a successful metadata request", 90, self.process)

@@ -39,10 +39,11 @@ def run(config_path: Path, only: tuple[str, ...], json_logs: bool) -> None:
     from central import config as central_config
     from central.service import run_forever
     from deploy import logs
+    from deploy.settings import ConfigError
 
     try:
         cfg = central_config.load(config_path).only(only)  # type: ignore[arg-type]
-    except CentralError as exc:
+    except (CentralError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     logs.configure(json=json_logs or cfg.logging.json_lines, level=cfg.logging.level)
     run_forever(cfg)

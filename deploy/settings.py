@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -167,11 +168,23 @@ def load(
     try:
         from_env = _Environment(model, environ)()
     except _EnvParseError as exc:
-        raise _error(source, [f"{exc} (lists and mappings are written as JSON)"]) from exc
+        raise _error(source, [_unparsed(str(exc), environ)]) from exc
     if shared is not None:
         from_env = _without_foreign(from_env, model, shared)
     values = merge(merge(data, from_env), dict(overrides or {}))
     return validate(model, values, source, environ)
+
+
+def _unparsed(message: str, environ: Mapping[str, str]) -> str:
+    match = re.search(r'field "(\w+)"', message)
+    if match is None:
+        return message
+    field = match.group(1)
+    named = sorted(v for v in environ if v.upper().startswith(env_name(field)))
+    return (
+        f"{field} = {HIDDEN} (from {', '.join(named) or env_name(field)}): not valid JSON; "
+        "lists and mappings are written as JSON, e.g. '[\"city/#\"]'"
+    )
 
 
 def merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

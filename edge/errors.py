@@ -8,7 +8,9 @@ CitygateError
  ├── edge.codec.EncodeError                    a value cannot be put on the wire
  ├── edge.record_schemas.SchemaNotFound        no packaged JSON Schema of that name
  ├── deploy.local.StackError                   a local service cannot start or answer
- ├── gateway errors (ConfigError, JournalError) the daemon's own failures
+ ├── deploy.settings.ConfigError               a configuration file or variable is wrong
+ │    └── firmware_sim.ScenarioError           (also a SimError) a scenario file is wrong
+ ├── gateway errors (JournalError, ...)        the daemon's own failures
  └── central errors                            consumers and detectors
 """
 

@@ -132,7 +132,9 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_variable_that_is_not_json_where_a_list_is_expected(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="broker"):
+    with pytest.raises(
+        ConfigError, match=r"broker = .* \(from CITYGATE_BROKER__TOPICS\): not valid"
+    ):
         load(None, CITYGATE_BROKER__TOPICS="[a, b")
 
 

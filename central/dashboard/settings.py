@@ -22,7 +22,7 @@ from deploy.settings import Settings as _Root
 class Settings(Section):
     host: str = "127.0.0.1"
     port: int = Field(19300, ge=1, le=65535)
-    token: SecretStr | None = None  # None: read-only
+    token: SecretStr | None = None  # unset or blank: read-only; never in the YAML
     token_file: Path | None = None  # a file holding the token
     aqi_standard: str = aqi.DEFAULT_STANDARD
     # Where sensors stand: a simulator scenario (its fleet's positions); sensors found only in

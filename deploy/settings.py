@@ -165,6 +165,9 @@ def load(
     if in_file:
         raise _error(source, in_file)
     environ = os.environ if environ is None else environ
+    misnamed = _misnamed(model, environ)
+    if misnamed:
+        raise _error(source, misnamed)
     try:
         from_env = _Environment(model, environ)()
     except _EnvParseError as exc:
@@ -173,6 +176,28 @@ def load(
         from_env = _without_foreign(from_env, model, shared)
     values = merge(merge(data, from_env), dict(overrides or {}))
     return validate(model, values, source, environ)
+
+
+def _misnamed(model: type[BaseModel], environ: Mapping[str, str]) -> list[str]:
+    """Variables in a style citygate no longer reads, which would otherwise be ignored."""
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX + "_"):
+            right = ENV_PREFIX + upper[len(ENV_PREFIX) + 1 :]
+            problems.append(f"{name}: the prefix is CITYGATE_ with one underscore: {right}")
+            continue
+        if not upper.startswith(ENV_PREFIX) or ENV_NESTED_DELIMITER in upper[len(ENV_PREFIX) :]:
+            continue
+        rest = upper[len(ENV_PREFIX) :].lower()
+        for section in model.model_fields:
+            inner = _section_model(model, [section])
+            key = rest[len(section) + 1 :]
+            if inner is not None and rest.startswith(section + "_") and key in inner.model_fields:
+                problems.append(
+                    f"{name}: not a citygate variable; {section}.{key} is {env_name(section, key)}"
+                )
+    return problems
 
 
 def _unparsed(message: str, environ: Mapping[str, str]) -> str:

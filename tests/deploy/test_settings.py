@@ -141,3 +141,15 @@ def test_a_variable_that_is_not_json_where_a_list_is_expected(tmp_path: Path) ->
 def test_the_variable_of_a_key() -> None:
     assert settings.env_name("kafka", "bootstrap") == "CITYGATE_KAFKA__BOOTSTRAP"
     assert settings.env_name("heartbeat_s") == "CITYGATE_HEARTBEAT_S"
+
+
+@pytest.mark.parametrize(
+    ("variable", "line"),
+    [
+        ("CITYGATE__BROKER__PORT", "CITYGATE__BROKER__PORT: the prefix is CITYGATE_ with one"),
+        ("CITYGATE_BROKER_PORT", "CITYGATE_BROKER_PORT: not a citygate variable; broker.port is "),
+    ],
+)
+def test_a_variable_of_the_old_styles_is_an_error_not_ignored(variable: str, line: str) -> None:
+    with pytest.raises(ConfigError, match=line):
+        load(None, **{variable: "2883"})

@@ -41,7 +41,9 @@ Every citygate process loads its settings the same way (`deploy/settings.py`):
 2. then environment variables: prefix `CITYGATE_`, sections joined by `__`, any case:
    `kafka.bootstrap` is `CITYGATE_KAFKA__BOOTSTRAP`, `dashboard.port` is
    `CITYGATE_DASHBOARD__PORT`, a top-level key such as `heartbeat_s` is `CITYGATE_HEARTBEAT_S`.
-   Lists and mappings are written as JSON (`CITYGATE_MQTT__TOPICS='["city/#"]'`);
+   Lists and mappings are written as JSON (`CITYGATE_MQTT__TOPICS='["city/#"]'`). A variable
+   in an older style (`CITYGATE__KAFKA__BOOTSTRAP`, `CITYGATE_KAFKA_BOOTSTRAP`) is an error that
+   names its new name, never silently ignored;
 3. then command-line options, where a command has them.
 
 The connection keys (`mqtt.host`, `mqtt.port`, `kafka.bootstrap`, `influx.*`) are one set of

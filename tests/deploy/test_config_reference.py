@@ -36,5 +36,6 @@ def test_the_reference_names_every_key_and_its_variable() -> None:
             assert f"`{key.dotted}`" in text
             if not key.section and not key.in_list:
                 assert f"`{settings.env_name(*key.path)}`" in text
+    rows = "\n".join(line for line in text.splitlines() if line.startswith("|"))
     for old in ("CITYGATE_KAFKA_BOOTSTRAP", "CITYGATE_DASHBOARD_PORT", "CITYGATE__"):
-        assert f"`{old}`" not in text
+        assert old not in rows

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.connections import Connections
+from deploy.connections import load as connections_load
 from deploy.settings import ConfigError
 from gateway.config import load
 
@@ -75,3 +77,25 @@ def test_stack_connection_variables_the_gateway_lacks_are_not_errors(tmp_path: P
     assert cfg.kafka.bootstrap == "k:9092"
     with pytest.raises(ConfigError, match=r"mqtt.colour = 'red' \(from CITYGATE_MQTT__COLOUR\)"):
         load(write(tmp_path, "gateway_id: gw-1"), environ={"CITYGATE_MQTT__COLOUR": "red"})
+
+
+def test_unset_connection_keys_come_from_the_stack_file_and_one_variable_sets_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYGATE_RUN_DIR", str(tmp_path))
+    stack = Connections()
+    stack.model_copy(
+        update={
+            "mqtt": stack.mqtt.model_copy(update={"host": "broker.stack", "port": 2883}),
+            "kafka": stack.kafka.model_copy(update={"bootstrap": "kafka.stack:9092"}),
+        }
+    ).save(tmp_path / "connections.json")
+    config = write(tmp_path, "gateway_id: gw-1")
+    cfg = load(config, environ={})
+    assert cfg.mqtt is not None and (cfg.mqtt.host, cfg.mqtt.port) == ("broker.stack", 2883)
+    assert cfg.kafka.bootstrap == "kafka.stack:9092"
+    cfg = load(config, environ={"CITYGATE_KAFKA__BOOTSTRAP": "kafka.own:9092"})
+    assert cfg.kafka.bootstrap == "kafka.own:9092"
+    assert connections_load({"CITYGATE_KAFKA__BOOTSTRAP": "kafka.own:9092"}).kafka.bootstrap == (
+        "kafka.own:9092"
+    )

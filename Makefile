@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 UV_VERSION := $(shell sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint lock lock-check unit integration stack-up stack-down system-deps browser bench clean
+.PHONY: demo test lint lock lock-check unit integration stack-up stack-down system-deps browser bench docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ integration: stack-up browser
 
 test: lock-check lint stack-up browser
 	$(BIN)/pytest
+
+# docs/configuration.md from the configuration schemas (a unit test fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/python docs/generate_configuration.py
 
 bench: stack-up
 	$(BIN)/python bench/run_all.py

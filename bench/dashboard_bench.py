@@ -68,7 +68,7 @@ def render_times(page: Any, url: str, view: str) -> dict[str, Any]:
 
 def main() -> None:
     conn = Stack().up()
-    seed.run_async(create_topics(conn.kafka_bootstrap))
+    seed.run_async(create_topics(conn.kafka.bootstrap))
     conn = seed.ensure_bucket(conn, f"dashboard-bench-{uuid.uuid4().hex[:8]}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -8,7 +8,7 @@ root=$(mktemp -d /tmp/citygate-fresh.XXXX)
 export CITYGATE_CACHE=$root/cache CITYGATE_RUN_DIR=$root/run
 export GOMODCACHE=$root/gomod GOCACHE=$root/gocache CARGO_HOME_FRESH=$root/cargo
 export MAVEN_OPTS="-Dmaven.repo.local=$root/m2" PIP_NO_CACHE_DIR=1 UV_CACHE_DIR=$root/uv
-export CITYGATE_MQTT_PORT=21883 CITYGATE_KAFKA_BOOTSTRAP=127.0.0.1:29092 CITYGATE_INFLUX_URL=http://127.0.0.1:28086
+export CITYGATE_MQTT__PORT=21883 CITYGATE_KAFKA__BOOTSTRAP=127.0.0.1:29092 CITYGATE_INFLUX__URL=http://127.0.0.1:28086
 mkdir -p "$root/cargo" && cp -r "${CARGO_HOME:-$HOME/.cargo}/bin" "$root/cargo/" && export CARGO_HOME=$root/cargo
 t0=$(date +%s)
 # The same install as `make`: uv bootstrapped with pip, then exactly what uv.lock says.

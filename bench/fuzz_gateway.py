@@ -101,7 +101,7 @@ async def count_kafka(
 ) -> tuple[int, Counter[str]]:
     """Readings of `district` and its dead letters by code, from `start` to today's end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=conn.kafka_bootstrap,
+        bootstrap_servers=conn.kafka.bootstrap,
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
@@ -143,7 +143,7 @@ def run(count: int, seed: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="citygate-fuzz-"))
     gw = GatewayProcess(tmp, conn, district).start()
     assert gw.proc is not None
-    pub = MqttPublisher(conn.mqtt_host, conn.mqtt_port, client_id=f"fuzz-pub-{tag}")
+    pub = MqttPublisher(conn.mqtt.host, conn.mqtt.port, client_id=f"fuzz-pub-{tag}")
     pub.connect()
     crashes = 0
     predicted_readings, predicted = 0, Counter[str]()

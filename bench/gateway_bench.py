@@ -95,7 +95,7 @@ def delete_session(conn: Connections, client_id: str) -> None:
     client.on_connect = lambda *_: done.set()
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0
-    client.connect(conn.mqtt_host, conn.mqtt_port, clean_start=True, properties=props)
+    client.connect(conn.mqtt.host, conn.mqtt.port, clean_start=True, properties=props)
     client.loop_start()
     done.wait(10)
     client.disconnect()
@@ -115,7 +115,7 @@ def run_publisher(args: argparse.Namespace) -> None:
     """Publish `count` air-quality readings round-robin over this process's sensors, as fast
     as possible or paced at `rate`; the reading's `ts` is its publish time in milliseconds."""
     conn = load_connections()
-    pub = MqttPublisher(conn.mqtt_host, conn.mqtt_port, client_id=f"bench-pub-{args.tag}")
+    pub = MqttPublisher(conn.mqtt.host, conn.mqtt.port, client_id=f"bench-pub-{args.tag}")
     pub.connect()
     topics = [
         f"city/{args.district}/air_quality/{args.district}-{args.first_sensor + s}/telemetry"
@@ -159,7 +159,7 @@ class _Stamp(msgspec.Struct):
 async def _collect(args: argparse.Namespace) -> dict[str, Any]:
     conn = load_connections()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=conn.kafka_bootstrap,
+        bootstrap_servers=conn.kafka.bootstrap,
         enable_auto_commit=False,
         fetch_max_wait_ms=5,
         max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -259,14 +259,14 @@ class GatewayBridge:
         cfg = {
             "gateway_id": f"gw-bench-{self.tag}",
             "mqtt": {
-                "host": self.conn.mqtt_host,
-                "port": self.conn.mqtt_port,
+                "host": self.conn.mqtt.host,
+                "port": self.conn.mqtt.port,
                 "client_id": self.client_id,
                 "topics": [f"city/{self.district}/+/+/telemetry"],
                 "session_expiry_s": 600,
             },
             "journal": {"path": str(self.tmp / "journal")},
-            "kafka": {"bootstrap": self.conn.kafka_bootstrap},
+            "kafka": {"bootstrap": self.conn.kafka.bootstrap},
             "http": {"host": "127.0.0.1", "port": self.port},
         }
         self.config.write_text(yaml.safe_dump(cfg))

@@ -85,7 +85,7 @@ class NaiveBridge:
             self.loop.add_signal_handler(sig, stop.set)
         # The same producer settings as the gateway's sink, so only the pipeline differs.
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=conn.kafka_bootstrap,
+            bootstrap_servers=conn.kafka.bootstrap,
             acks="all",
             compression_type="lz4",
             linger_ms=5,
@@ -102,7 +102,7 @@ class NaiveBridge:
         props = Properties(PacketTypes.CONNECT)
         # A persistent session only so the broker can queue a backlog for the drain benchmark.
         props.SessionExpiryInterval = 600
-        client.connect(conn.mqtt_host, conn.mqtt_port, clean_start=False, properties=props)
+        client.connect(conn.mqtt.host, conn.mqtt.port, clean_start=False, properties=props)
         client.loop_start()
         try:
             while not stop.is_set():

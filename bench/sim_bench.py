@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     conn = Stack().up(("mosquitto",))
-    host, port = conn.mqtt_host, conn.mqtt_port
+    host, port = conn.mqtt.host, conn.mqtt.port
     started = time.time()
     report: dict[str, object] = {
         "benchmark": "firmware-sim",

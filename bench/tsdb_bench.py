@@ -72,11 +72,13 @@ def readings(sensors: int, total: int) -> list[bytes]:
 
 def ensure_bucket() -> None:
     conn = connections.load()
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as c:
+    with InfluxDBClient(
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
+    ) as c:
         api = c.buckets_api()
         if api.find_bucket_by_name(BUCKET) is None:
             rules = BucketRetentionRules(type="expire", every_seconds=86400)
-            api.create_bucket(bucket_name=BUCKET, org=conn.influx_org, retention_rules=rules)
+            api.create_bucket(bucket_name=BUCKET, org=conn.influx.org, retention_rules=rules)
 
 
 class Usage:
@@ -156,12 +158,12 @@ async def writer_alone(values: list[bytes], tsdb: dict[str, int]) -> dict[str, A
 async def end_to_end(values: list[bytes], tsdb: dict[str, int]) -> dict[str, Any]:
     conn = connections.load()
     topic = f"bench.tsdb.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka.bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 6, 1)])
     try:
         producer = AIOKafkaProducer(
-            bootstrap_servers=conn.kafka_bootstrap,
+            bootstrap_servers=conn.kafka.bootstrap,
             linger_ms=20,
             max_batch_size=512 * 1024,
             compression_type="lz4",

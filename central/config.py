@@ -1,33 +1,33 @@
-"""The central consumers' one configuration schema: a YAML file, then CITYGATE__SECTION__KEY overrides.
+"""The central consumers' configuration schema: a YAML file, then CITYGATE_SECTION__KEY variables.
 
 A wrong value fails at start with the key, the value and the expected form. Connection settings
-left empty come from the local stack or CITYGATE_* variables (deploy.connections); the InfluxDB
-token is never written in the YAML: it comes from the stack, the environment or a file.
+left empty come from the stack connections (deploy.connections); the InfluxDB token is never
+written in the YAML: it comes from CITYGATE_INFLUX__TOKEN, influx.token_file or the stack.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, SecretStr, field_validator
 
 from deploy import connections, settings
-from deploy.settings import ConfigError
+from deploy.connections import Connections
+from deploy.settings import ConfigError, Settings
+from deploy.settings import Section as _Section
 from edge.topics import ALERTS, GATEWAY_STATUS, SENSOR_TYPES, reading_topic
 
 GroupName = Literal["tsdb", "detect", "liveness"]
 GROUPS: tuple[GroupName, ...] = ("tsdb", "detect", "liveness")
 READING_TOPICS: tuple[str, ...] = tuple(reading_topic(t) for t in SENSOR_TYPES)
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["CentralConfig", "ConfigError", "load", "parse"]
 
 
 class Kafka(_Section):
-    bootstrap: str = ""  # empty: from the local stack / CITYGATE_KAFKA_BOOTSTRAP
+    bootstrap: str = ""  # empty: from the stack connections (deploy/connections.py)
     session_timeout_ms: int = Field(10000, ge=1000)
     # A consumer that waits for InfluxDB keeps polling (paused), so this is not the outage limit.
     max_poll_interval_ms: int = Field(300000, ge=1000)
@@ -36,22 +36,19 @@ class Kafka(_Section):
 
 
 class Influx(_Section):
-    url: str = ""  # empty: from the local stack / CITYGATE_INFLUX_URL
+    url: str = ""  # empty: from the stack connections
     org: str = ""
     bucket: str = ""
-    token_env: str | None = None  # name of a variable holding the token
-    token_file: Path | None = None
+    token: SecretStr | None = None  # CITYGATE_INFLUX__TOKEN, never the YAML; unset: the stack's
+    token_file: Path | None = None  # or a file holding it
     timeout_ms: int = Field(30000, ge=100)
     retry_min_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
-    token: str = Field("", repr=False)  # filled by resolved(); never set it in the YAML
 
-    def resolved_token(self, fallback: str) -> str:
-        if self.token_env:
-            return os.environ.get(self.token_env, "")
-        if self.token_file:
-            return self.token_file.read_text().strip()
-        return self.token or fallback
+    _token_file_readable = field_validator("token_file")(settings.readable_file)
+
+    def token_value(self) -> str:
+        return self.token.get_secret_value() if self.token is not None else ""
 
 
 class Group(_Section):
@@ -100,7 +97,7 @@ class Logging(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class CentralConfig(_Section):
+class CentralConfig(Settings):
     run: tuple[GroupName, ...] = GROUPS
     kafka: Kafka = Kafka()
     influx: Influx = Influx()
@@ -110,19 +107,19 @@ class CentralConfig(_Section):
     http: HTTP = HTTP()
     logging: Logging = Logging()
 
-    def resolved(self) -> CentralConfig:
-        """Fill unset connection settings from the local stack or CITYGATE_* variables."""
-        conn = connections.load()
+    def resolved(self, conn: Connections | None = None) -> CentralConfig:
+        """Fill unset connection settings from the stack connections."""
+        conn = conn or connections.load()
         influx = self.influx.model_copy(
             update={
-                "url": self.influx.url or conn.influx_url,
-                "org": self.influx.org or conn.influx_org,
-                "bucket": self.influx.bucket or conn.influx_bucket,
-                "token": self.influx.resolved_token(conn.influx_token),
+                "url": self.influx.url or conn.influx.url,
+                "org": self.influx.org or conn.influx.org,
+                "bucket": self.influx.bucket or conn.influx.bucket,
+                "token": self.influx.token or conn.influx.token,
             }
         )
         kafka = self.kafka.model_copy(
-            update={"bootstrap": self.kafka.bootstrap or conn.kafka_bootstrap}
+            update={"bootstrap": self.kafka.bootstrap or conn.kafka.bootstrap}
         )
         return self.model_copy(update={"influx": influx, "kafka": kafka})
 
@@ -131,16 +128,11 @@ class CentralConfig(_Section):
 
 
 def parse(data: dict[str, Any], source: str = "<config>") -> CentralConfig:
-    return settings.validate(CentralConfig, data, source).resolved()
+    """Validate a mapping (no file, no environment), then fill it from the stack connections."""
+    cfg: CentralConfig = settings.validate(CentralConfig, data, source)
+    return cfg.resolved()
 
 
-def _no_token_in_file(data: dict[str, Any]) -> None:
-    if "token" in (data.get("influx") or {}):
-        raise ConfigError(
-            "influx.token must not be written in the file; "
-            "use influx.token_env, influx.token_file or CITYGATE_INFLUX_TOKEN"
-        )
-
-
-def load(path: Path, environ: dict[str, str] | None = None) -> CentralConfig:
-    return settings.load(path, CentralConfig, "central", environ, _no_token_in_file).resolved()
+def load(path: Path, environ: Mapping[str, str] | None = None) -> CentralConfig:
+    cfg = settings.load(CentralConfig, path, "central", environ=environ, shared=Connections)
+    return cfg.resolved(connections.load(environ))

@@ -60,7 +60,7 @@ class InfluxWriter:
         self.lines_per_request = lines_per_request
         # Our own retry loop decides; urllib3 must not retry (and block a thread) underneath it.
         self.client = InfluxDBClient(
-            url=cfg.url, token=cfg.token, org=cfg.org, timeout=cfg.timeout_ms, retries=False
+            url=cfg.url, token=cfg.token_value(), org=cfg.org, timeout=cfg.timeout_ms, retries=False
         )
         self.api = self.client.write_api(write_options=SYNCHRONOUS)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix=f"influx-{group}")

@@ -1,29 +1,48 @@
 """Where the MQTT broker, Kafka and InfluxDB are: the local stack's file, overridden by env.
 
 `citygate stack up` writes the stack's settings to `<run dir>/connections.json`; a user with their
-own servers sets CITYGATE_MQTT_HOST, CITYGATE_MQTT_PORT, CITYGATE_KAFKA_BOOTSTRAP,
-CITYGATE_INFLUX_URL, CITYGATE_INFLUX_TOKEN, CITYGATE_INFLUX_ORG and CITYGATE_INFLUX_BUCKET, and for
-the broker's TLS listener CITYGATE_MQTT_TLS_PORT, CITYGATE_MQTT_CA_FILE, CITYGATE_MQTT_USERNAME and
-CITYGATE_MQTT_PASSWORD_FILE (a file holding the password, never the password itself).
+own servers sets the same keys as CITYGATE_ variables (CITYGATE_MQTT__HOST, CITYGATE_KAFKA__BOOTSTRAP,
+CITYGATE_INFLUX__TOKEN or CITYGATE_INFLUX__TOKEN_FILE, ...; docs/configuration.md lists them).
+Gateway and central take the same variables for their own keys and fill what is left unset here.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from deploy import settings
+from deploy.settings import Section, Settings
+
+
+class LocalStack(Settings):
+    """Where `citygate stack` keeps its servers' files; set by variables only."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # Data, logs and pid files of the running local stack; default ~/.local/state/citygate/run.
+    run_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/citygate/run")
+    # Downloads and builds that survive `stack down` (Kafka jars, the influxd binary); default
+    # ~/.cache/citygate.
+    cache: Path = Field(default_factory=lambda: Path.home() / ".cache/citygate")
+    kafka_heap: str = Field("768m", pattern=r"^\d+[kmg]$")  # the local Kafka's JVM heap
+
+
+def local_stack() -> LocalStack:
+    return settings.load(LocalStack, None, "local stack")
 
 
 def cache_dir() -> Path:
-    """Downloads and builds that survive `stack down` (Kafka jars, the influxd binary)."""
-    return Path(os.environ.get("CITYGATE_CACHE", Path.home() / ".cache" / "citygate"))
+    return local_stack().cache
 
 
 def run_dir() -> Path:
-    """Data, logs and pid files of the running local stack."""
-    default = Path.home() / ".local" / "state" / "citygate" / "run"
-    return Path(os.environ.get("CITYGATE_RUN_DIR", default))
+    return local_stack().run_dir
 
 
 # Where the local stack's Mosquitto keeps the CA that signed its TLS listener's certificate and
@@ -32,63 +51,93 @@ MQTT_CA_FILE = Path("mosquitto", "tls", "ca.pem")
 MQTT_PASSWORD_FILE = Path("mosquitto", "client.secret")
 
 
-@dataclass(frozen=True)
-class Connections:
-    mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 11883
-    mqtt_tls_port: int = 11884
-    mqtt_ca_file: str = field(default_factory=lambda: str(run_dir() / MQTT_CA_FILE))
-    mqtt_username: str = "citygate"
-    mqtt_password_file: str = field(default_factory=lambda: str(run_dir() / MQTT_PASSWORD_FILE))
-    kafka_bootstrap: str = "127.0.0.1:19092"
-    influx_url: str = "http://127.0.0.1:18086"
-    influx_token: str = ""
-    influx_org: str = "citygate"
-    influx_bucket: str = "city"
+class _Shared(Section):
+    # The daemons' own sections of the same name hold more keys (their CITYGATE_ variables
+    # reach this schema too), and a file from a newer citygate may hold keys this one lacks.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    def __repr__(self) -> str:  # never print the token
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "influx_token"}
-        return f"Connections({shown}, influx_token={'set' if self.influx_token else 'unset'})"
+
+class MQTTConnection(_Shared):
+    host: str = "127.0.0.1"
+    port: int = Field(11883, ge=1, le=65535)
+    tls_port: int = Field(11884, ge=1, le=65535)  # the broker's TLS listener (password login)
+    # The CA of its certificate; default <run dir>/mosquitto/tls/ca.pem.
+    ca_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_CA_FILE))
+    username: str = "citygate"  # the TLS listener's user
+    # The TLS user's password; default <run dir>/mosquitto/client.secret.
+    password_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_PASSWORD_FILE))
+
+
+class KafkaConnection(_Shared):
+    bootstrap: str = "127.0.0.1:19092"
+
+
+class InfluxConnection(_Shared):
+    url: str = "http://127.0.0.1:18086"
+    token: SecretStr = SecretStr("")  # written by `citygate stack up`
+    token_file: Path | None = None  # a file holding the token, instead of the variable
+    org: str = "citygate"
+    bucket: str = "city"
+
+    _token_file_readable = field_validator("token_file")(settings.readable_file)
+
+
+# connections.json as citygate wrote it before the sections (flat keys). It is read, so that a
+# running stack's InfluxDB token survives the upgrade, and still written beside the sections,
+# so that an older checkout sharing the same local stack keeps finding it.
+_FLAT_KEYS = {
+    f"{section}_{key}": (section, key)
+    for section, keys in {
+        "mqtt": ("host", "port", "tls_port", "ca_file", "username", "password_file"),
+        "kafka": ("bootstrap",),
+        "influx": ("url", "token", "org", "bucket"),
+    }.items()
+    for key in keys
+}
+
+
+def _from_flat_keys(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for flat, (section, key) in _FLAT_KEYS.items():
+        if flat in out:
+            out.setdefault(section, {}).setdefault(key, out.pop(flat))
+    return out
+
+
+class Connections(Settings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    mqtt: MQTTConnection = Field(default_factory=MQTTConnection)
+    kafka: KafkaConnection = KafkaConnection()
+    influx: InfluxConnection = InfluxConnection()
 
     def save(self, path: Path) -> None:
+        """Write the stack's file (mode 0600: it holds the InfluxDB token)."""
+        data = self.model_dump(mode="json", exclude={"influx": {"token_file"}})
+        data["influx"]["token"] = self.influx.token.get_secret_value()
+        data.update({flat: data[section][key] for flat, (section, key) in _FLAT_KEYS.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.write_text(json.dumps(data, indent=2))
         tmp.chmod(0o600)
         tmp.replace(path)
 
-
-ENV = {
-    "mqtt_host": "CITYGATE_MQTT_HOST",
-    "mqtt_port": "CITYGATE_MQTT_PORT",
-    "mqtt_tls_port": "CITYGATE_MQTT_TLS_PORT",
-    "mqtt_ca_file": "CITYGATE_MQTT_CA_FILE",
-    "mqtt_username": "CITYGATE_MQTT_USERNAME",
-    "mqtt_password_file": "CITYGATE_MQTT_PASSWORD_FILE",
-    "kafka_bootstrap": "CITYGATE_KAFKA_BOOTSTRAP",
-    "influx_url": "CITYGATE_INFLUX_URL",
-    "influx_token": "CITYGATE_INFLUX_TOKEN",
-    "influx_org": "CITYGATE_INFLUX_ORG",
-    "influx_bucket": "CITYGATE_INFLUX_BUCKET",
-}
+    def with_influx(self, **update: object) -> Connections:
+        return self.model_copy(update={"influx": self.influx.model_copy(update=update)})
 
 
 def connections_file() -> Path:
     return run_dir() / "connections.json"
 
 
-def load() -> Connections:
-    """The local stack's settings if it wrote them, each overridden by its environment variable."""
-    conn = Connections()
+def load(environ: Mapping[str, str] | None = None) -> Connections:
+    """The local stack's settings if it wrote them, each overridden by its CITYGATE_ variable."""
     path = connections_file()
-    if path.exists():
-        # Keys this version does not know (a file from a newer citygate) are ignored.
-        known = {f.name for f in fields(Connections)}
-        saved = json.loads(path.read_text())
-        conn = Connections(**{k: v for k, v in saved.items() if k in known})
-    overrides: dict[str, object] = {}
-    for name, var in ENV.items():
-        if var in os.environ:
-            value = os.environ[var]
-            overrides[name] = int(value) if name in ("mqtt_port", "mqtt_tls_port") else value
-    return replace(conn, **overrides)  # type: ignore[arg-type]
+    return settings.load(
+        Connections,
+        path if path.exists() else None,
+        "stack connections",
+        environ=environ,
+        secrets_in_file=True,  # the stack's own file, mode 0600
+        prepare=_from_flat_keys,
+    )

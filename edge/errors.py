@@ -17,12 +17,11 @@ CitygateError                     edge.errors: what failed, on which device, fil
  │    ├── CorpusError             a labelled corpus cannot be read
  │    └── CentralFailed           a consumer group died
  ├── DashboardError               central.dashboard.errors: the dashboard cannot serve
- │    ├── SettingsError           a dashboard setting is wrong
  │    ├── QueryError              InfluxDB failed to answer or take a write
  │    │    └── BadQuery           a request the dashboard will not put in a query
  │    └── UnknownStandard         an AQI standard without a table
  └── SimError                     firmware_sim.errors: the simulator cannot run as asked
-      ├── ScenarioError           a scenario is invalid (names the file and key)
+      ├── ScenarioError           a scenario is invalid (names the file and key); also a ConfigError
       └── TransportError          the broker or a pseudo-terminal cannot be reached
 
 tests/edge/test_errors.py checks that this drawing matches the classes.

@@ -26,7 +26,7 @@ from firmware_sim.sites import scenario_sites
 
 def _publisher(host: str | None, port: int | None, client_id: str) -> MqttPublisher:
     conn = connections.load()
-    publisher = MqttPublisher(host or conn.mqtt_host, port or conn.mqtt_port, client_id)
+    publisher = MqttPublisher(host or conn.mqtt.host, port or conn.mqtt.port, client_id)
     publisher.connect()
     return publisher
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from deploy.settings import ConfigError
 from edge.errors import CitygateError
 
 
@@ -9,7 +10,7 @@ class SimError(CitygateError):
     """The simulator could not run as asked."""
 
 
-class ScenarioError(SimError):
+class ScenarioError(SimError, ConfigError):
     """A scenario is invalid; the message names the file, the key, the value and the expected form."""
 
     def __init__(self, message: str, *, path: str = "", key: str = "") -> None:

@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from deploy import settings
+from deploy.settings import ConfigError
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import KINDS, FaultType
 
@@ -192,34 +192,19 @@ def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     """Read and validate a scenario; `overrides` replace top-level keys (e.g. seed=7)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(
-            f"scenario {path}: cannot read it: {exc.strerror}", path=str(path)
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"scenario {path}: not valid YAML: {exc}", path=str(path)) from exc
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"scenario {path}: expected a mapping at the top", path=str(path))
+        raw = settings.read_yaml(path, "scenario")
+    except ConfigError as exc:
+        raise ScenarioError(str(exc), path=str(path)) from exc
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return parse_scenario(raw, source=str(path))
 
 
 def parse_scenario(raw: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        lines = [
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'} = {_short(e.get('input'))}: "
-            f"{e['msg']}"
-            for e in exc.errors()
-        ]
-        message = f"scenario {source}: " + "; ".join(lines)
-        raise ScenarioError(message, path=source, key=key) from exc
+    """Validate through the configuration's error path: one line per problem, key and value."""
 
+    def error(where: str, problems: list[str]) -> ScenarioError:
+        message = f"scenario {where}: invalid scenario:\n  " + "\n  ".join(problems)
+        return ScenarioError(message, path=where, key=problems[0].split(" = ", 1)[0])
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    scenario: Scenario = settings.validate(Scenario, raw, source, error=error)
+    return scenario

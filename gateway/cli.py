@@ -60,7 +60,7 @@ def check(config_path: Path) -> None:
             tls=m.tls is not None,
             ca_file=m.tls.ca_file if m.tls else None,
             username=m.username,
-            password=m.password(),
+            password=m.login_password(),
         )
         how = f"{'TLS, ' if m.tls else ''}{'user ' + m.username if m.username else 'anonymous'}"
         click.echo(f"mqtt {m.host}:{m.port} ({how}): {'ok' if ok else 'unreachable or refused'}")

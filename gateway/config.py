@@ -1,23 +1,22 @@
-"""The gateway's one configuration schema: a YAML file, then CITYGATE__SECTION__KEY overrides.
+"""The gateway's configuration schema: a YAML file, then CITYGATE_SECTION__KEY variables.
 
-A wrong value fails at start with the key, the value and the expected form. Secrets (MQTT
-password) come from an environment variable or a file, never from the YAML itself.
+A wrong value fails at start with the key, the value and the expected form. Secrets (the MQTT
+password) come from CITYGATE_MQTT__PASSWORD or mqtt.password_file, never from the YAML itself.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from deploy import connections, settings
+from deploy.connections import Connections
+from deploy.settings import Section as _Section
+from deploy.settings import Settings
 from edge import mqtt_json
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TLS(_Section):
@@ -28,7 +27,7 @@ class TLS(_Section):
 
 
 class MQTTSource(_Section):
-    host: str = ""  # empty: from the local stack / CITYGATE_MQTT_HOST
+    host: str = ""  # empty: from the stack connections (deploy/connections.py)
     port: int = Field(0, ge=0, le=65535)
     client_id: str = ""  # empty: "citygate-<gateway_id>"; fixed, so the broker keeps the session
     topics: tuple[str, ...] = ("city/+/+/+/telemetry",)
@@ -37,8 +36,8 @@ class MQTTSource(_Section):
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(30, ge=5)
     username: str | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
+    password: SecretStr | None = None  # CITYGATE_MQTT__PASSWORD, never the YAML
+    password_file: Path | None = None  # or a file holding it
     tls: TLS | None = None
     reconnect_min_s: float = Field(0.5, gt=0)  # first wait after a lost connection, doubling
     reconnect_max_s: float = Field(30.0, gt=0)  # ... up to this
@@ -66,18 +65,16 @@ class MQTTSource(_Section):
                 )
         return topics
 
+    _password_file_readable = field_validator("password_file")(settings.readable_file)
+
     @model_validator(mode="after")
     def _reconnect_order(self) -> MQTTSource:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be at least reconnect_min_s")
         return self
 
-    def password(self) -> str | None:
-        if self.password_env:
-            return os.environ.get(self.password_env)
-        if self.password_file:
-            return self.password_file.read_text().strip()
-        return None
+    def login_password(self) -> str | None:
+        return self.password.get_secret_value() if self.password is not None else None
 
 
 class SerialPort(_Section):
@@ -115,7 +112,7 @@ class Journal(_Section):
 
 
 class Kafka(_Section):
-    bootstrap: str = ""  # empty: from the local stack / CITYGATE_KAFKA_BOOTSTRAP
+    bootstrap: str = ""  # empty: from the stack connections (deploy/connections.py)
     compression: Literal["lz4", "zstd", "gzip", "none"] = "lz4"
     linger_ms: int = Field(5, ge=0)
     max_batch_bytes: int = Field(512 * 1024, ge=1024)
@@ -138,7 +135,7 @@ class HTTP(_Section):
     port: int = Field(19180, ge=0, le=65535)
 
 
-class GatewayConfig(_Section):
+class GatewayConfig(Settings):
     gateway_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     mqtt: MQTTSource | None = MQTTSource()
     serial: tuple[SerialPort, ...] = ()
@@ -147,23 +144,24 @@ class GatewayConfig(_Section):
     http: HTTP = HTTP()
     heartbeat_s: float = Field(5.0, gt=0)
 
-    def resolved(self) -> GatewayConfig:
-        """Fill unset connection settings from the local stack or CITYGATE_* variables."""
-        conn = connections.load()
+    def resolved(self, conn: Connections | None = None) -> GatewayConfig:
+        """Fill unset connection settings from the stack connections."""
+        conn = conn or connections.load()
         mqtt = self.mqtt
         if mqtt is not None:
             mqtt = mqtt.model_copy(
                 update={
-                    "host": mqtt.host or conn.mqtt_host,
-                    "port": mqtt.port or conn.mqtt_port,
+                    "host": mqtt.host or conn.mqtt.host,
+                    "port": mqtt.port or conn.mqtt.port,
                     "client_id": mqtt.client_id or f"citygate-{self.gateway_id}",
                 }
             )
         kafka = self.kafka.model_copy(
-            update={"bootstrap": self.kafka.bootstrap or conn.kafka_bootstrap}
+            update={"bootstrap": self.kafka.bootstrap or conn.kafka.bootstrap}
         )
         return self.model_copy(update={"mqtt": mqtt, "kafka": kafka})
 
 
-def load(path: Path, environ: dict[str, str] | None = None) -> GatewayConfig:
-    return settings.load(path, GatewayConfig, "gateway", environ).resolved()
+def load(path: Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    cfg = settings.load(GatewayConfig, path, "gateway", environ=environ, shared=Connections)
+    return cfg.resolved(connections.load(environ))

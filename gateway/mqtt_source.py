@@ -65,7 +65,7 @@ class MQTTSourceRunner:
         # paho annotates the delays as int but only doubles and sleeps them: fractions work.
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)  # type: ignore[arg-type]
         if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password())
+            client.username_pw_set(cfg.username, cfg.login_password())
         if cfg.tls is not None:
             client.tls_set(
                 ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
@@ -280,7 +280,7 @@ def refusal_message(rc: ReasonCode, cfg: MQTTSource) -> str:
         who = f"user {cfg.username!r}" if cfg.username else "an anonymous client"
         return (
             f"the broker refused {who}: {rc} (check mqtt.username and the password that "
-            "mqtt.password_env or mqtt.password_file gives)"
+            "CITYGATE_MQTT__PASSWORD or mqtt.password_file gives)"
         )
     return f"the broker refused the connection: {rc}"
 

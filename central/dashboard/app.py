@@ -434,7 +434,7 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(live.consume(dash.hub, conn.kafka_bootstrap, stop))
+        task = asyncio.create_task(live.consume(dash.hub, conn.kafka.bootstrap, stop))
         log.info("dashboard_started", read_only=settings.read_only, aqi=settings.aqi_standard)
         try:
             yield

@@ -37,7 +37,7 @@ def dashboard(
     aqi_standard: str | None,
     sites: Path | None,
 ) -> None:
-    """Serve the city-operations dashboard (read-only unless CITYGATE_DASHBOARD_TOKEN is set)."""
+    """Serve the city-operations dashboard (read-only unless CITYGATE_DASHBOARD__TOKEN is set)."""
     from central.dashboard.app import create_app
 
     cfg = settings_mod.load(

@@ -9,10 +9,6 @@ class DashboardError(CitygateError):
     """The dashboard cannot start or serve as configured."""
 
 
-class SettingsError(DashboardError):
-    """A configuration value is wrong; the message names the key, the value and the form."""
-
-
 class QueryError(DashboardError):
     """InfluxDB failed to answer a query or take a write."""
 

@@ -153,9 +153,12 @@ class History:
 
     def __init__(self, conn: Connections, cache_s: float = 3.0) -> None:
         self.conn = conn
-        self.bucket = _quoted(conn.influx_bucket)
+        self.bucket = _quoted(conn.influx.bucket)
         self.client = InfluxDBClient(
-            url=conn.influx_url, token=conn.influx_token, org=conn.influx_org, timeout=30_000
+            url=conn.influx.url,
+            token=conn.influx.token.get_secret_value(),
+            org=conn.influx.org,
+            timeout=30_000,
         )
         self._query = self.client.query_api()
         self._write = self.client.write_api(write_options=SYNCHRONOUS)
@@ -166,9 +169,9 @@ class History:
 
     def _run(self, flux: str) -> list[Any]:
         try:
-            tables = self._query.query(flux, org=self.conn.influx_org)
+            tables = self._query.query(flux, org=self.conn.influx.org)
         except Exception as exc:  # the client raises urllib3 and ApiException errors alike
-            raise QueryError(f"InfluxDB at {self.conn.influx_url} failed a query: {exc}") from exc
+            raise QueryError(f"InfluxDB at {self.conn.influx.url} failed a query: {exc}") from exc
         return [record for table in tables for record in table.records]
 
     def latest(
@@ -305,10 +308,10 @@ class History:
         )
         try:
             self._write.write(
-                bucket=self.conn.influx_bucket, org=self.conn.influx_org, record=point
+                bucket=self.conn.influx.bucket, org=self.conn.influx.org, record=point
             )
         except Exception as exc:
-            raise QueryError(f"InfluxDB at {self.conn.influx_url} refused an ack: {exc}") from exc
+            raise QueryError(f"InfluxDB at {self.conn.influx.url} refused an ack: {exc}") from exc
 
     def gateways(self, start: str = "-1h") -> dict[str, dict[str, Any]]:
         """Per gateway: the last status figures, rates of messages in and records out."""

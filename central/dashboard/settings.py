@@ -1,36 +1,29 @@
 """The dashboard's configuration: one validated schema, from an optional YAML file plus environment.
 
-Environment overrides: CITYGATE_DASHBOARD_HOST, _PORT, _TOKEN, _AQI, _SITES. The token is
-what makes the dashboard writable (acknowledging alerts); without one it is read-only.
+The file holds a `dashboard:` section (or just its keys); CITYGATE_DASHBOARD__PORT and the like
+override it. The token is what makes the dashboard writable (acknowledging alerts); without one
+it is read-only. It comes from CITYGATE_DASHBOARD__TOKEN or dashboard.token_file.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from central.dashboard import aqi
-from central.dashboard.errors import SettingsError
-
-ENV = {
-    "host": "CITYGATE_DASHBOARD_HOST",
-    "port": "CITYGATE_DASHBOARD_PORT",
-    "token": "CITYGATE_DASHBOARD_TOKEN",
-    "aqi_standard": "CITYGATE_DASHBOARD_AQI",
-    "sites": "CITYGATE_DASHBOARD_SITES",
-}
+from deploy import settings
+from deploy.settings import Section
+from deploy.settings import Settings as _Root
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Settings(Section):
     host: str = "127.0.0.1"
     port: int = Field(19300, ge=1, le=65535)
-    token: SecretStr | None = None  # None: read-only
+    token: SecretStr | None = None  # unset or blank: read-only; never in the YAML
+    token_file: Path | None = None  # a file holding the token
     aqi_standard: str = aqi.DEFAULT_STANDARD
     # Where sensors stand: a GeoJSON sites file (edge.sites); sensors it does not list are placed
     # inside their district.
@@ -49,6 +42,8 @@ class Settings(BaseModel):
             raise ValueError(f"expected one of {', '.join(known)}")
         return value
 
+    _token_file_readable = field_validator("token_file")(settings.readable_file)
+
     @field_validator("token")
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
@@ -61,33 +56,22 @@ class Settings(BaseModel):
         return self.token is None
 
 
-def load(path: Path | None = None, **overrides: Any) -> Settings:
+class DashboardConfig(_Root):
+    """The dashboard's file: its own section, so its variables are CITYGATE_DASHBOARD__<KEY>."""
+
+    dashboard: Settings = Settings()
+
+
+def load(
+    path: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
     """Settings from `path` (YAML), then the environment, then `overrides` (CLI options)."""
-    doc: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise SettingsError(f"{path}: cannot read the dashboard configuration: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise SettingsError(
-                f"{path}: expected a mapping of settings, got {type(loaded).__name__}"
-            )
-        doc.update(loaded.get("dashboard", loaded))
-    for key, var in ENV.items():
-        if var in os.environ:
-            doc[key] = os.environ[var]
-    doc.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return Settings(**doc)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}={_shown(e)}: {e['msg']}" for e in exc.errors()
-        )
-        raise SettingsError(f"dashboard configuration: {problems}") from exc
-
-
-def _shown(error: Any) -> str:
-    if error["loc"] and error["loc"][0] == "token":
-        return "<hidden>"
-    return repr(error.get("input"))
+    cfg = settings.load(
+        DashboardConfig,
+        path,
+        "dashboard",
+        environ=environ,
+        overrides={"dashboard": {k: v for k, v in overrides.items() if v is not None}},
+        prepare=lambda data: data if "dashboard" in data else {"dashboard": data},
+    )
+    return cfg.dashboard

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
 from deploy.connections import Connections
 from deploy.errors import StackError
 from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
@@ -43,7 +45,7 @@ class InfluxDB:
         self.dir = run / self.name
         self.cache = cache
         self.conn = conn
-        url = urlparse(conn.influx_url)
+        url = urlparse(conn.influx.url)
         self.host, self.port = url.hostname or "127.0.0.1", url.port or 8086
         self.process = ManagedProcess(self.name, self.dir, marker="influxd")
 
@@ -79,7 +81,7 @@ class InfluxDB:
     def _request(self, method: str, path: str, body: object = None) -> object:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            self.conn.influx_url + path,
+            self.conn.influx.url + path,
             data=data,
             method=method,
             headers={"Content-Type": "application/json"},
@@ -97,13 +99,13 @@ class InfluxDB:
                 {
                     "username": "citygate",
                     "password": secrets.token_urlsafe(16),
-                    "org": self.conn.influx_org,
-                    "bucket": self.conn.influx_bucket,
+                    "org": self.conn.influx.org,
+                    "bucket": self.conn.influx.bucket,
                     "token": token,
                 },
             )
-            return Connections(**{**self.conn.__dict__, "influx_token": token})
-        if not self.conn.influx_token:
+            return self.conn.with_influx(token=SecretStr(token))
+        if not self.conn.influx.token.get_secret_value():
             raise StackError(
                 f"influxdb: {self.dir} is onboarded but its token is lost; "
                 f"run `citygate stack down --purge` to start afresh"
@@ -119,5 +121,5 @@ class InfluxDB:
 
     def detail(self) -> str:
         return (
-            f"{self.conn.influx_url} (InfluxDB OSS {INFLUXD_VERSION}, org {self.conn.influx_org})"
+            f"{self.conn.influx.url} (InfluxDB OSS {INFLUXD_VERSION}, org {self.conn.influx.org})"
         )

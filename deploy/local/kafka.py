@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import os
 import subprocess
 import sys
 import uuid
@@ -16,13 +15,13 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from deploy import connections
 from deploy.connections import Connections
 from deploy.errors import StackError
 from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
 from edge.topics import PARTITIONS
 
 KAFKA_VERSION = "4.4.0"
-HEAP = os.environ.get("CITYGATE_KAFKA_HEAP", "768m")
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
@@ -95,8 +94,8 @@ class Kafka:
     def __init__(self, run: Path, cache: Path, conn: Connections) -> None:
         self.dir = run / self.name
         self.cache = cache
-        self.bootstrap = conn.kafka_bootstrap
-        host, port = conn.kafka_bootstrap.rsplit(":", 1)
+        self.bootstrap = conn.kafka.bootstrap
+        host, port = conn.kafka.bootstrap.rsplit(":", 1)
         self.host, self.port = host, int(port)
         self.controller_port = self.port + 1
         self.process = ManagedProcess(self.name, self.dir, marker="kafka.Kafka")
@@ -141,9 +140,10 @@ class Kafka:
                 raise StackError(
                     f"kafka: formatting the storage failed:\n{done.stdout}{done.stderr}"
                 )
+        heap = connections.local_stack().kafka_heap
         argv = self._java(
             libs,
-            f"-Xms{HEAP}",
+            f"-Xms{heap}",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
@@ -151,7 +151,7 @@ class Kafka:
             f"-Dkafka.logs.dir={self.dir}",
             "kafka.Kafka",
             str(props),
-            heap=HEAP,
+            heap=heap,
         )
         self.process.start(argv)
         wait_until(self.healthy, "a successful metadata request", 90, self.process)

@@ -62,9 +62,9 @@ class Mosquitto:
 
     def __init__(self, run: Path, conn: Connections) -> None:
         self.dir = run / self.name
-        self.host, self.port, self.tls_port = conn.mqtt_host, conn.mqtt_port, conn.mqtt_tls_port
-        self.username = conn.mqtt_username
-        # The stack's own files, whatever CITYGATE_MQTT_CA_FILE says about other brokers.
+        self.host, self.port, self.tls_port = conn.mqtt.host, conn.mqtt.port, conn.mqtt.tls_port
+        self.username = conn.mqtt.username
+        # The stack's own files, whatever CITYGATE_MQTT__CA_FILE says about other brokers.
         self.tls = certs.TLSFiles((run / connections.MQTT_CA_FILE).parent)
         self.password_file = run / connections.MQTT_PASSWORD_FILE
         self.passwd = self.dir / "passwd"

@@ -19,7 +19,8 @@ if [ ! -f /etc/citygate/gateway.yaml ]; then
     > /etc/citygate/gateway.yaml
   echo "wrote /etc/citygate/gateway.yaml: set gateway_id, mqtt and kafka for this district"
 fi
-# Secrets (CITYGATE_MQTT_PASSWORD=...) and connection overrides go here, readable by root only.
+# Secrets (CITYGATE_MQTT__PASSWORD=...) and overrides (CITYGATE_KAFKA__BOOTSTRAP=...) go here,
+# readable by root only; docs/configuration.md lists every variable.
 [ -f /etc/citygate/gateway.env ] || install -m 0600 /dev/null /etc/citygate/gateway.env
 install -m 0644 deploy/pi/citygate-gateway.service /etc/systemd/system/citygate-gateway.service
 systemctl daemon-reload

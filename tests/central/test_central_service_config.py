@@ -24,7 +24,7 @@ def test_packaged_defaults_load(tmp_path: Path) -> None:
 def test_env_override(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("tsdb: {max_records: 100}\n")
-    cfg = load(path, environ={"CITYGATE__TSDB__MAX_RECORDS": "250", "CITYGATE__HTTP__PORT": "0"})
+    cfg = load(path, environ={"CITYGATE_TSDB__MAX_RECORDS": "250", "CITYGATE_HTTP__PORT": "0"})
     assert cfg.tsdb.max_records == 250 and cfg.http.port == 0
 
 
@@ -34,7 +34,7 @@ def test_env_override(tmp_path: Path) -> None:
         ("tsdb: {max_records: 0}", "tsdb.max_records = 0"),
         ("run: [tsdb, nope]", "run.1 = 'nope'"),
         ("detect: {colour: red}", "detect.colour = 'red'"),
-        ("influx: {token: secret}", "influx.token must not be written"),
+        ("influx: {token: secret}", "influx.token = <hidden>: a secret is never written"),
         ("- a list", "expected a mapping"),
     ],
 )
@@ -44,3 +44,15 @@ def test_errors_name_key_and_value(tmp_path: Path, text: str, needle: str) -> No
     with pytest.raises(ConfigError) as err:
         load(path, environ={})
     assert needle in str(err.value)
+
+
+def test_the_token_comes_from_a_variable_or_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("influx: {url: 'http://influx.example:8086'}\n")
+    cfg = load(path, environ={"CITYGATE_INFLUX__TOKEN": "t0k"})
+    assert cfg.influx.token_value() == "t0k" and "t0k" not in repr(cfg)
+    secret = tmp_path / "influx.token"
+    secret.write_text("from-file\n")
+    cfg = load(path, environ={"CITYGATE_INFLUX__TOKEN_FILE": str(secret)})
+    assert cfg.influx.token_value() == "from-file"
+    assert cfg.influx.url == "http://influx.example:8086"  # the file's, over the stack's

@@ -8,7 +8,6 @@ function and travel with the real Reading encoding.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 import time
 import uuid
@@ -96,14 +95,14 @@ class Topics:
         self.names = names
 
     async def create(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.conn.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.conn.kafka.bootstrap)
         await admin.start()
         try:
             await admin.create_topics([NewTopic(n, 3, 1) for n in self.names])
         finally:
             await admin.close()
         # Until the brokers' metadata knows them, producers fail with UnknownTopicOrPartition.
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.conn.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.conn.kafka.bootstrap)
         await consumer.start()
         try:
             deadline = time.monotonic() + 20
@@ -114,7 +113,7 @@ class Topics:
             await consumer.stop()
 
     async def delete(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.conn.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.conn.kafka.bootstrap)
         await admin.start()
         try:
             await admin.delete_topics(list(self.names))
@@ -126,13 +125,15 @@ class Topics:
 def influx(connections: Connections) -> Connections:
     """The stack's connections with a bucket of these tests' own (created once, kept a day):
     other users of the shared bucket cannot cause field type conflicts here."""
-    conn = dataclasses.replace(connections, influx_bucket=TEST_BUCKET)
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as c:
+    conn = connections.with_influx(bucket=TEST_BUCKET)
+    with InfluxDBClient(
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
+    ) as c:
         buckets = c.buckets_api()
         if buckets.find_bucket_by_name(TEST_BUCKET) is None:
             retention = BucketRetentionRules(type="expire", every_seconds=86400)
             buckets.create_bucket(
-                bucket_name=TEST_BUCKET, org=conn.influx_org, retention_rules=retention
+                bucket_name=TEST_BUCKET, org=conn.influx.org, retention_rules=retention
             )
     return conn
 
@@ -202,7 +203,7 @@ def _config(tag: str, run: list[str], topics: Topics, **sections: Any) -> Centra
 
 async def _produce(conn: Connections, topic: str, items: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=conn.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=conn.kafka.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     try:
@@ -217,8 +218,10 @@ def produce_readings(conn: Connections, topic: str, readings: list[Reading]) -> 
 
 
 def flux(conn: Connections, query: str) -> list[dict[str, Any]]:
-    with InfluxDBClient(url=conn.influx_url, token=conn.influx_token, org=conn.influx_org) as c:
-        tables = c.query_api().query(query.replace("BUCKET", conn.influx_bucket))
+    with InfluxDBClient(
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
+    ) as c:
+        tables = c.query_api().query(query.replace("BUCKET", conn.influx.bucket))
         return [rec.values for t in tables for rec in t.records]
 
 
@@ -356,7 +359,7 @@ async def _alerts_from(
     until: set[tuple[str, str]],
     timeout: float,
 ) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka.bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
@@ -380,7 +383,7 @@ async def _alerts_from(
 
 
 async def _end_offsets(conn: Connections, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka.bootstrap)
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -399,7 +402,7 @@ async def _alert_offsets(conn: Connections) -> dict[TopicPartition, int]:
 async def _group_done(conn: Connections, group: str, topic: str) -> bool:
     """Whether consumer group `group` has committed every record now in `topic`."""
     ends = await _end_offsets(conn, topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=conn.kafka.bootstrap)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
@@ -415,7 +418,7 @@ async def _alerts_to_end(
 ) -> list[dict[str, Any]]:
     """Every alert of `sensors` published between `start` and the topic's end now."""
     end = await _alert_offsets(conn)
-    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=conn.kafka.bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:

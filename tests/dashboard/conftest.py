@@ -67,7 +67,7 @@ def _need_browser() -> None:
 @pytest.fixture(scope="session")
 def dash_conn(connections: Connections) -> Iterator[Connections]:
     """The stack's connections pointed at a fresh bucket holding the city's readings."""
-    seed.run_async(create_topics(connections.kafka_bootstrap))
+    seed.run_async(create_topics(connections.kafka.bootstrap))
     conn = seed.ensure_bucket(connections, f"dashboard-test-{uuid.uuid4().hex[:8]}")
     sensors = fleet_sensors(city_scenario())
     districts = sorted({d for _, _, d in sensors})

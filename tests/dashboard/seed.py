@@ -126,11 +126,11 @@ def gateway_lines(districts: Iterable[str]) -> list[str]:
 
 def write_lines(conn: Connections, lines: list[str], batch: int = 5000) -> None:
     with InfluxDBClient(
-        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
     ) as client:
         api = client.write_api(write_options=SYNCHRONOUS)
         for i in range(0, len(lines), batch):
-            api.write(bucket=conn.influx_bucket, org=conn.influx_org, record=lines[i : i + batch])
+            api.write(bucket=conn.influx.bucket, org=conn.influx.org, record=lines[i : i + batch])
 
 
 def alert_doc(sensor_id: str, district: str, **overrides: Any) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def alert_doc(sensor_id: str, district: str, **overrides: Any) -> dict[str, Any]
 
 
 async def produce(conn: Connections, topic: str, docs: list[dict[str, Any]], key: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=conn.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=conn.kafka.bootstrap, acks="all")
     await producer.start()
     try:
         for doc in docs:
@@ -200,22 +200,20 @@ def produce_heartbeats(conn: Connections, gateways: Iterable[str]) -> None:
 
 def ensure_bucket(conn: Connections, name: str) -> Connections:
     """`conn` pointed at bucket `name` (created if missing), apart from other tests' data."""
-    from dataclasses import replace
-
     with InfluxDBClient(
-        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
     ) as client:
         buckets = client.buckets_api()
         if buckets.find_bucket_by_name(name) is None:
-            buckets.create_bucket(bucket_name=name, org=conn.influx_org)
-    return replace(conn, influx_bucket=name)
+            buckets.create_bucket(bucket_name=name, org=conn.influx.org)
+    return conn.with_influx(bucket=name)
 
 
 def drop_bucket(conn: Connections) -> None:
     with InfluxDBClient(
-        url=conn.influx_url, token=conn.influx_token, org=conn.influx_org
+        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
     ) as client:
         buckets = client.buckets_api()
-        found = buckets.find_bucket_by_name(conn.influx_bucket)
+        found = buckets.find_bucket_by_name(conn.influx.bucket)
         if found is not None:
             buckets.delete_bucket(found)

@@ -55,15 +55,15 @@ def dashboard(conn: Connections, sites: Path, token: str | None, log_dir: Path) 
     port = free_port()
     env = dict(os.environ)
     env.update(
-        CITYGATE_KAFKA_BOOTSTRAP=conn.kafka_bootstrap,
-        CITYGATE_INFLUX_URL=conn.influx_url,
-        CITYGATE_INFLUX_TOKEN=conn.influx_token,
-        CITYGATE_INFLUX_ORG=conn.influx_org,
-        CITYGATE_INFLUX_BUCKET=conn.influx_bucket,
+        CITYGATE_KAFKA__BOOTSTRAP=conn.kafka.bootstrap,
+        CITYGATE_INFLUX__URL=conn.influx.url,
+        CITYGATE_INFLUX__TOKEN=conn.influx.token.get_secret_value(),
+        CITYGATE_INFLUX__ORG=conn.influx.org,
+        CITYGATE_INFLUX__BUCKET=conn.influx.bucket,
     )
-    env.pop("CITYGATE_DASHBOARD_TOKEN", None)
+    env.pop("CITYGATE_DASHBOARD__TOKEN", None)
     if token:
-        env["CITYGATE_DASHBOARD_TOKEN"] = token
+        env["CITYGATE_DASHBOARD__TOKEN"] = token
     log = log_dir / f"dashboard-{port}.log"
     citygate = str(Path(sys.executable).with_name("citygate"))
     argv = [citygate, "dashboard", "--port", str(port), "--sites", str(sites)]

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from central.dashboard import live, queries, settings
-from central.dashboard.errors import SettingsError
+from deploy.settings import ConfigError
 from tests.dashboard.seed import run_async
 
 
 def test_without_a_token_the_dashboard_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CITYGATE_DASHBOARD_TOKEN", raising=False)
+    monkeypatch.delenv("CITYGATE_DASHBOARD__TOKEN", raising=False)
     assert settings.load().read_only
-    monkeypatch.setenv("CITYGATE_DASHBOARD_TOKEN", "   ")
+    monkeypatch.setenv("CITYGATE_DASHBOARD__TOKEN", "   ")
     assert settings.load().read_only
-    monkeypatch.setenv("CITYGATE_DASHBOARD_TOKEN", "s3cret")
+    monkeypatch.setenv("CITYGATE_DASHBOARD__TOKEN", "s3cret")
     cfg = settings.load()
     assert not cfg.read_only and "s3cret" not in repr(cfg)
 
@@ -28,9 +28,11 @@ def test_settings_come_from_a_file_then_env_then_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     f = tmp_path / "dashboard.yaml"
-    f.write_text("dashboard:\n  port: 20000\n  aqi_standard: eaqi\n  token: from-file\n")
-    monkeypatch.delenv("CITYGATE_DASHBOARD_TOKEN", raising=False)
-    monkeypatch.setenv("CITYGATE_DASHBOARD_PORT", "20001")
+    secret = tmp_path / "token"
+    secret.write_text("from-file\n")
+    f.write_text(f"dashboard:\n  port: 20000\n  aqi_standard: eaqi\n  token_file: {secret}\n")
+    monkeypatch.delenv("CITYGATE_DASHBOARD__TOKEN", raising=False)
+    monkeypatch.setenv("CITYGATE_DASHBOARD__PORT", "20001")
     cfg = settings.load(f, host="0.0.0.0")
     assert (cfg.port, cfg.aqi_standard, cfg.host, cfg.read_only) == (
         20001,
@@ -43,16 +45,17 @@ def test_settings_come_from_a_file_then_env_then_options(
 @pytest.mark.parametrize(
     ("doc", "named"),
     [
-        ("port: 99999", "port=99999"),
-        ("aqi_standard: caqi", "aqi_standard='caqi'"),
-        ("colour: blue", "colour="),
-        ("token: 12\nport: x", "port='x'"),
+        ("port: 99999", "dashboard.port = 99999"),
+        ("aqi_standard: caqi", "dashboard.aqi_standard = 'caqi'"),
+        ("colour: blue", "dashboard.colour = 'blue': not a known key"),
+        ("dashboard: {token: 12}", "dashboard.token = <hidden>"),
+        ("port: x", "dashboard.port = 'x'"),
     ],
 )
 def test_a_wrong_setting_names_its_key_and_value(tmp_path: Path, doc: str, named: str) -> None:
     f = tmp_path / "d.yaml"
     f.write_text(doc)
-    with pytest.raises(SettingsError, match=named):
+    with pytest.raises(ConfigError, match=named):
         settings.load(f)
 
 

@@ -39,12 +39,12 @@ def test_mqtt_v5_qos1_round_trip(connections: Connections) -> None:
     sub.on_message = lambda c, u, msg: received.put(msg)
     sub.on_subscribe = lambda c, u, mid, rcs, props: subscribed.put(mid)
     sub.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-    sub.connect(connections.mqtt_host, connections.mqtt_port)
+    sub.connect(connections.mqtt.host, connections.mqtt.port)
     sub.loop_start()
     subscribed.get(timeout=10)
 
     pub = _client(f"pub-{uuid.uuid4().hex[:8]}")
-    pub.connect(connections.mqtt_host, connections.mqtt_port)
+    pub.connect(connections.mqtt.host, connections.mqtt.port)
     pub.loop_start()
     props = Properties(PacketTypes.PUBLISH)
     props.UserProperty = [("probe", "citygate")]
@@ -66,7 +66,7 @@ def test_kafka_idempotent_produce_and_group_consume(connections: Connections) ->
     async def scenario() -> list[tuple[bytes | None, bytes | None]]:
         # A topic of its own: the project's topics carry only records of their schema.
         topic = "citygate.selftest.v1"
-        admin = AIOKafkaAdminClient(bootstrap_servers=connections.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=connections.kafka.bootstrap)
         await admin.start()
         try:
             if topic not in await admin.list_topics():
@@ -76,7 +76,7 @@ def test_kafka_idempotent_produce_and_group_consume(connections: Connections) ->
             await admin.close()
         marker = uuid.uuid4().hex.encode()
         producer = AIOKafkaProducer(
-            bootstrap_servers=connections.kafka_bootstrap, acks="all", enable_idempotence=True
+            bootstrap_servers=connections.kafka.bootstrap, acks="all", enable_idempotence=True
         )
         await producer.start()
         try:
@@ -90,7 +90,7 @@ def test_kafka_idempotent_produce_and_group_consume(connections: Connections) ->
         assert all(meta.partition == partition for meta in sent)  # one key, one partition
 
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=connections.kafka_bootstrap,
+            bootstrap_servers=connections.kafka.bootstrap,
             group_id=f"test-{marker.decode()}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -122,7 +122,9 @@ def test_influxdb_write_and_flux_query(connections: Connections) -> None:
     run = uuid.uuid4().hex
     now = time.time_ns()
     with InfluxDBClient(
-        url=connections.influx_url, token=connections.influx_token, org=connections.influx_org
+        url=connections.influx.url,
+        token=connections.influx.token.get_secret_value(),
+        org=connections.influx.org,
     ) as client:
         points = [
             Point("probe")
@@ -131,9 +133,9 @@ def test_influxdb_write_and_flux_query(connections: Connections) -> None:
             .time(now - i * 10**9, WritePrecision.NS)
             for i in range(3)
         ]
-        client.write_api(write_options=SYNCHRONOUS).write(connections.influx_bucket, record=points)
+        client.write_api(write_options=SYNCHRONOUS).write(connections.influx.bucket, record=points)
         flux = (
-            f'from(bucket: "{connections.influx_bucket}") |> range(start: -1h) '
+            f'from(bucket: "{connections.influx.bucket}") |> range(start: -1h) '
             f'|> filter(fn: (r) => r._measurement == "probe" and r.run == "{run}") '
             f'|> sort(columns: ["_time"])'
         )

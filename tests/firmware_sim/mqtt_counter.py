@@ -26,7 +26,7 @@ class Collector:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe(topic, qos=1)
-        self.client.connect(conn.mqtt_host, conn.mqtt_port)
+        self.client.connect(conn.mqtt.host, conn.mqtt.port)
         self.client.loop_start()
         assert self._subscribed.wait(10), "no SUBACK from Mosquitto"
 

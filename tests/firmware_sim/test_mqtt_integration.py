@@ -25,7 +25,7 @@ def test_every_device_type_decodes_after_mosquitto(connections: Connections, qos
     s = s.model_copy(update={"districts": [s.districts[0].model_copy(update={"name": district})]})
     sim = Simulator(s)
     collector = Collector(connections, f"city/{district}/+/+/telemetry")
-    publisher = MqttPublisher(connections.mqtt_host, connections.mqtt_port, f"sim-{district}")
+    publisher = MqttPublisher(connections.mqtt.host, connections.mqtt.port, f"sim-{district}")
     publisher.connect()
     sent: list[tuple[str, bytes]] = []
     try:

@@ -74,13 +74,13 @@ class GatewayProcess:
         cfg: dict[str, Any] = {
             "gateway_id": self.gateway_id,
             "mqtt": {
-                "host": self.conn.mqtt_host,
-                "port": self.conn.mqtt_port,
+                "host": self.conn.mqtt.host,
+                "port": self.conn.mqtt.port,
                 "topics": [f"city/{self.district}/+/+/telemetry"],
                 "session_expiry_s": 600,
             },
             "journal": {"path": str(self.tmp / "journal")},
-            "kafka": {"bootstrap": self.conn.kafka_bootstrap, "backoff_min_s": 0.5},
+            "kafka": {"bootstrap": self.conn.kafka.bootstrap, "backoff_min_s": 0.5},
             "http": {"host": self.http_host, "port": self.http_port},
             "heartbeat_s": 1,
         }
@@ -209,7 +209,7 @@ class Publisher:
         self.window = 20_000
         self._lock = threading.Lock()
         self.client.on_publish = self._on_publish
-        self.client.connect(conn.mqtt_host, conn.mqtt_port)
+        self.client.connect(conn.mqtt.host, conn.mqtt.port)
         self.client.loop_start()
 
     def _on_publish(self, *_: Any) -> None:
@@ -251,7 +251,7 @@ class KafkaCollector:
         self.start = asyncio.run(self._end_offsets())
 
     async def _end_offsets(self) -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.conn.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.conn.kafka.bootstrap)
         await consumer.start()
         try:
             parts = [
@@ -279,7 +279,7 @@ class KafkaCollector:
 
         async def run() -> list[Any]:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.conn.kafka_bootstrap, enable_auto_commit=False
+                bootstrap_servers=self.conn.kafka.bootstrap, enable_auto_commit=False
             )
             await consumer.start()
             consumer.assign(list(self.start))

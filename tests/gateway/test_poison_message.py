@@ -33,7 +33,7 @@ def test_a_poison_message_costs_one_dead_letter_and_the_gateway_stays_up(
     lines += [mqtt_json.encode(r)[1] for r in good[10:]]
     try:
         # -l: one QoS 1 message per stdin line, in order, on one connection.
-        broker = ["-h", connections.mqtt_host, "-p", str(connections.mqtt_port), "-V", "mqttv5"]
+        broker = ["-h", connections.mqtt.host, "-p", str(connections.mqtt.port), "-V", "mqttv5"]
         subprocess.run(
             [MOSQUITTO_PUB, *broker, "-q", "1", "-t", topic, "-l"],
             input=b"\n".join(lines) + b"\n",

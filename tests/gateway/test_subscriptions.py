@@ -103,7 +103,7 @@ def test_a_session_left_without_subscriptions_is_subscribed(
     )
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 600
-    half.connect(connections.mqtt_host, connections.mqtt_port, clean_start=False, properties=props)
+    half.connect(connections.mqtt.host, connections.mqtt.port, clean_start=False, properties=props)
     half.loop_start()
     deadline = time.monotonic() + 30
     while not half.is_connected():

@@ -32,8 +32,8 @@ def tls_gateway(tmp_path: Path, conn: Connections, district: str, **changes: Any
     """A gateway on the TLS port with the stack's CA and credentials, unless `changes` say
     otherwise (keys as in the YAML: password_file, ca_file)."""
     settings = {
-        "password_file": conn.mqtt_password_file,
-        "ca_file": conn.mqtt_ca_file,
+        "password_file": conn.mqtt.password_file,
+        "ca_file": conn.mqtt.ca_file,
         **changes,
     }
     return GatewayProcess(
@@ -41,8 +41,8 @@ def tls_gateway(tmp_path: Path, conn: Connections, district: str, **changes: Any
         conn,
         district,
         {
-            "mqtt.port": conn.mqtt_tls_port,
-            "mqtt.username": conn.mqtt_username,
+            "mqtt.port": conn.mqtt.tls_port,
+            "mqtt.username": conn.mqtt.username,
             "mqtt.password_file": str(settings["password_file"]),
             "mqtt.tls": {"ca_file": str(settings["ca_file"])},
         },
@@ -72,13 +72,13 @@ def test_readings_reach_kafka_over_tls_with_a_password(
     tmp_path: Path, connections: Connections
 ) -> None:
     d = f"t{uuid.uuid4().hex[:10]}"
-    password = Path(connections.mqtt_password_file).read_text().strip()
+    password = Path(connections.mqtt.password_file).read_text().strip()
     collector = KafkaCollector(connections, [AIR])
     gw = tls_gateway(tmp_path, connections, d).start()
     pub = Publisher(connections)
     try:
         connected = wait_for_log(gw, "mqtt_connected")
-        assert f"port={connections.mqtt_tls_port}" in connected
+        assert f"port={connections.mqtt.tls_port}" in connected
         sent = pub.readings(air_readings(d, sensors=20, per_sensor=50))
         pub.wait_acked(sent)
         prefix = f"{d}-".encode()
@@ -98,7 +98,7 @@ def test_readings_reach_kafka_over_tls_with_a_password(
 def test_a_wrong_password_is_reported_without_the_password(
     tmp_path: Path, connections: Connections
 ) -> None:
-    real = Path(connections.mqtt_password_file).read_text().strip()
+    real = Path(connections.mqtt.password_file).read_text().strip()
     wrong = f"wrong-{uuid.uuid4().hex}"
     secret = tmp_path / "mqtt.secret"
     certs.write_secret(secret, wrong.encode())
@@ -106,14 +106,14 @@ def test_a_wrong_password_is_reported_without_the_password(
     gw.start(wait_healthy=False)
     line = assert_reported_not_crashed(gw, [wrong, real])
     assert "level='error'" in line
-    assert f"refused user '{connections.mqtt_username}'" in line
+    assert f"refused user '{connections.mqtt.username}'" in line
     assert "password_file" in line  # says what to check
 
 
 def test_an_untrusted_ca_is_reported(tmp_path: Path, connections: Connections) -> None:
     other = certs.TLSFiles(tmp_path / "other-ca")
     certs.make_ca(other, "not the broker's CA")
-    real = Path(connections.mqtt_password_file).read_text().strip()
+    real = Path(connections.mqtt.password_file).read_text().strip()
     gw = tls_gateway(tmp_path, connections, "tbadca", ca_file=other.ca_cert)
     gw.start(wait_healthy=False)
     line = assert_reported_not_crashed(gw, [real])
@@ -140,7 +140,7 @@ def test_gateway_check_connects_the_way_the_gateway_does(
         return done.stdout + done.stderr
 
     good = check(tmp_path / "good")
-    assert f"(TLS, user {connections.mqtt_username}): ok" in good
+    assert f"(TLS, user {connections.mqtt.username}): ok" in good
     wrong = tmp_path / "wrong.secret"
     certs.write_secret(wrong, b"not-the-password")
     bad = check(tmp_path / "bad", password_file=wrong)

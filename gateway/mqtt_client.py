@@ -1,34 +1,50 @@
-"""paho's MQTT client over a buffered socket.
+"""paho's MQTT client over a buffered socket, with PUBLISH packets parsed in bulk.
 
 paho reads every packet with at least three recv() calls (one byte of packet type, the length a
-byte at a time, then the body) and goes back to select() after each packet. Draining a backlog
-of small QoS 1 readings, that is most of the gateway's CPU. Here the socket paho is given reads
-up to 64 KiB at once and hands out its bytes from memory, and each pass of paho's loop parses
-every whole packet that one read brought before it goes back to select() and writes the
-PUBACKs that are due. Bytes left in the buffer are reported through `pending()`, the hook paho
-already uses for TLS records it has decrypted but not yet read, so select() does not wait on
-data that is already here. Measured in bench/results/gateway.md.
+byte at a time, then the body), builds an MQTTMessage and a Properties object per message and
+goes back to select() after each packet. Draining a backlog of small QoS 1 readings, that is most
+of the gateway's CPU. Here the socket paho is given reads up to 64 KiB at once and hands out its
+bytes from memory, and every whole QoS 0 or 1 PUBLISH a read brought is parsed in one loop and
+handed to `on_publishes` as a list; every other packet (CONNACK, SUBACK, PINGRESP, QoS 2, a
+PUBLISH cut by the end of a read) goes through paho's own reader. paho keeps the connection,
+TLS, keepalive, subscriptions, session and reconnect. Bytes left in the buffer are reported
+through `pending()`, the hook paho already uses for TLS records it has decrypted but not yet
+read, so select() does not wait on data that is already here. Measured in
+bench/results/gateway.md and bench/results/kafka_outage.json.
 
 The PUBACKs of one committed group are queued as one packet, so they leave in one write and
 wake paho's thread once, instead of a write and a wake-up each (`ack_many`).
 
-It overrides two paho methods, `_create_socket` (private) and `loop_read` (public), and queues
-through `_packet_queue` (private), read from paho-mqtt 2.2; pyproject.toml keeps paho on the 2.x
-line, and tests/gateway/test_mqtt_client.py feeds the client real MQTT bytes cut at every kind
-of boundary and compares `ack_many` with paho's own `ack`.
+It overrides two paho methods, `_create_socket` (private) and `loop_read` (public), and reads
+and writes `_in_packet`, `_protocol`, `_last_bytes_received` and `_packet_queue` (private),
+read from paho-mqtt 2.2; pyproject.toml pins paho to that minor version, and
+tests/gateway/test_mqtt_client.py feeds the client real MQTT bytes cut at every kind of boundary,
+compares the bulk parse with paho's own messages and `ack_many` with paho's own `ack`.
 """
 
 from __future__ import annotations
 
+import ssl
 import struct
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import PUBACK
+from paho.mqtt.client import PUBACK, PUBLISH
+from paho.mqtt.enums import MQTTProtocolVersion
 
 READ_SIZE = 64 * 1024
 _PUBACK = struct.Struct("!BBH")  # type, remaining length 2, packet id: reason 0 (success)
+
+
+class Publish(NamedTuple):
+    """One PUBLISH packet as the broker sent it (QoS 0 or 1)."""
+
+    topic: str
+    payload: bytes
+    mid: int  # 0 for QoS 0
+    qos: int
+    dup: bool
 
 
 class BufferedSocket:
@@ -39,9 +55,36 @@ class BufferedSocket:
         self._buf = b""
         self._pos = 0
         self.reads = 0  # socket reads so far
+        self._ended: OSError | None = None  # what `fill` met, for paho's next recv to report
+        self._eof = False
+
+    def fill(self) -> None:
+        """Read what the socket holds if the buffer is empty; never waits. An end of stream or
+        an error is kept for paho's next recv(), so paho reports it as from the socket."""
+        if self._pos < len(self._buf) or self._eof or self._ended is not None:
+            return
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except OSError as exc:
+            self._ended = exc
+            return
+        self.reads += 1
+        if not data:
+            self._eof = True
+        self._buf, self._pos = data, 0
+
+    def ended(self) -> bool:
+        return self._eof or self._ended is not None
 
     def recv(self, bufsize: int) -> bytes:
         if self._pos >= len(self._buf):
+            if self._ended is not None:
+                exc, self._ended = self._ended, None
+                raise exc
+            if self._eof:
+                return b""
             # Would-block, TLS and connection errors reach paho as from the socket itself.
             data = self._sock.recv(max(bufsize, READ_SIZE))
             self.reads += 1
@@ -68,6 +111,10 @@ class BufferedSocket:
 
 
 class BufferedClient(mqtt.Client):
+    # Called on paho's thread with the QoS 0/1 PUBLISH packets of one read, in arrival order;
+    # unset, every PUBLISH goes to paho's on_message as usual.
+    on_publishes: Callable[[list[Publish]], None] | None = None
+
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
 
@@ -75,6 +122,8 @@ class BufferedClient(mqtt.Client):
         sock = self._sock
         if not isinstance(sock, BufferedSocket):
             return super().loop_read(max_packets)
+        if self.on_publishes is not None:
+            return self._loop_read_bulk(sock, max_packets)
         reads = sock.reads
         rc = super().loop_read(max_packets)
         # Parse the rest of what the last read brought. Stop once a packet needed another read,
@@ -94,3 +143,71 @@ class BufferedClient(mqtt.Client):
             return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
         packet = b"".join([_PUBACK.pack(PUBACK, 2, mid) for mid in mids])
         return self._packet_queue(PUBACK, packet, mids[-1], 1)
+
+    def _loop_read_bulk(self, sock: BufferedSocket, max_packets: int) -> mqtt.MQTTErrorCode:
+        reads = sock.reads
+        sock.fill()
+        rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is sock:
+            if self._in_packet["command"] == 0:  # paho is not in the middle of a packet
+                self._take_publishes(sock)
+            if not sock.buffered() and not sock.ended():
+                break  # all parsed; select() says when more comes
+            if sock.reads > reads + 1:
+                break  # PUBACKs and pings go out between reads however fast the broker sends
+            # Another kind of packet, one cut by the end of the read, or the end of the stream.
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def _take_publishes(self, sock: BufferedSocket) -> None:
+        """Parse every whole QoS 0/1 PUBLISH at the head of the buffer and hand them on."""
+        buf, pos, end = sock._buf, sock._pos, len(sock._buf)
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        out: list[Publish] = []
+        while pos + 2 <= end:
+            head = buf[pos]
+            qos = (head >> 1) & 3
+            if head >> 4 != PUBLISH >> 4 or qos > 1:
+                break  # paho's reader takes it
+            length, shift, i = 0, 0, pos + 1
+            while i < end and i - pos <= 4:
+                byte = buf[i]
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not byte & 0x80:
+                    break
+            else:
+                break  # the length is cut, or too long: paho reads or refuses it
+            stop = i + length
+            if buf[i - 1] & 0x80 or stop > end:
+                break
+            j = i + 2 + int.from_bytes(buf[i : i + 2], "big")
+            topic = buf[i + 2 : j]
+            mid = 0
+            if qos:
+                mid = int.from_bytes(buf[j : j + 2], "big")
+                j += 2
+            if v5:  # properties: skipped (no topic aliases: CONNECT allows the broker none)
+                plen, shift = 0, 0
+                while j < stop:
+                    byte = buf[j]
+                    plen |= (byte & 0x7F) << shift
+                    shift += 7
+                    j += 1
+                    if not byte & 0x80:
+                        break
+                j += plen
+            if j > stop:
+                break  # malformed: paho's reader refuses it and closes the connection
+            out.append(
+                Publish(topic.decode("utf-8", "replace"), buf[j:stop], mid, qos, bool(head & 0x08))
+            )
+            pos = stop
+        if not out:
+            return
+        sock._pos = pos
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        assert self.on_publishes is not None
+        self.on_publishes(out)

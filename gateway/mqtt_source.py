@@ -28,7 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.config import MQTTSource
 from gateway.errors import GatewayStateError
 from gateway.metrics import GatewayMetrics
-from gateway.mqtt_client import BufferedClient
+from gateway.mqtt_client import BufferedClient, Publish
 from gateway.sources import Deliver, Inbound
 from gateway.state import GatewayState
 
@@ -78,6 +78,7 @@ class MQTTSourceRunner:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publishes = self._on_publishes
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         return client
@@ -173,16 +174,23 @@ class MQTTSourceRunner:
             log.warning("mqtt_disconnected", reason=str(rc))
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        payload = bytes(msg.payload)
-        refused = ""
+        # What paho's own reader parsed: a PUBLISH cut by the end of a socket read.
+        self._on_publishes([Publish(msg.topic, bytes(msg.payload), msg.mid, msg.qos, msg.dup)])
+
+    def _on_publishes(self, publishes: list[Publish]) -> None:
+        now = time.time_ns()
         limit = self.cfg.max_payload_bytes
-        if len(payload) > limit:  # refused here, as a deframer refuses bytes: a dead letter
-            refused = f"oversize: {len(payload)} bytes > mqtt.max_payload_bytes = {limit}"
-        item = Inbound("mqtt", msg.topic, payload, time.time_ns(), refused)
-        if msg.dup:
-            self.metrics.redelivered.inc()
+        items = []
+        for p in publishes:
+            refused = ""
+            if len(p.payload) > limit:  # refused here, as a deframer refuses bytes: a dead letter
+                refused = f"oversize: {len(p.payload)} bytes > mqtt.max_payload_bytes = {limit}"
+            items.append((Inbound("mqtt", p.topic, p.payload, now, refused), p.mid, p.qos))
+        redelivered = sum(p.dup for p in publishes)
+        if redelivered:
+            self.metrics.redelivered.inc(redelivered)
         with self._lock:
-            self._queue.append((item, msg.mid, msg.qos))
+            self._queue.extend(items)
             if self._wake_pending:
                 return
             self._wake_pending = True

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from gateway.mqtt_client import READ_SIZE, BufferedClient, BufferedSocket
+from gateway.mqtt_client import READ_SIZE, BufferedClient, BufferedSocket, Publish
 
 
 def remaining_length(n: int) -> bytes:
@@ -174,3 +174,118 @@ def test_ack_many_writes_what_pahos_ack_writes_in_one_packet(mids: list[int]) ->
 
 def test_ack_many_of_nothing_writes_nothing() -> None:
     assert _acks_sent([], together=True) == (b"", 0)
+
+
+def publish_v5(topic: str, payload: bytes, mid: int, qos: int, dup: bool, props: bytes) -> bytes:
+    """A QoS 0 or 1 MQTT v5 PUBLISH with the given (already encoded) properties."""
+    name = topic.encode()
+    body = len(name).to_bytes(2, "big") + name
+    if qos:
+        body += mid.to_bytes(2, "big")
+    body += remaining_length(len(props)) + props + payload
+    head = 0x30 | (qos << 1) | (0x08 if dup else 0)
+    return bytes([head]) + remaining_length(len(body)) + body
+
+
+PINGRESP = b"\xd0\x00"
+# Payload format indicator, message expiry, a user property: what brokers forward.
+PROPS = [b"", b"\x01\x01", b"\x02\x00\x00\x00\x3c", b"\x26\x00\x01k\x00\x02vv"]
+
+
+def _read_all(stream: bytes, cuts: list[int], bulk: bool) -> list[Publish]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        client = BufferedClient(
+            CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True
+        )
+        got: list[Publish] = []
+        client.on_message = lambda _c, _u, m: got.append(
+            Publish(m.topic, bytes(m.payload), m.mid, m.qos, m.dup)
+        )
+        if bulk:
+            client.on_publishes = got.extend
+        client._sock = BufferedSocket(a)
+        pos, i = 0, 0
+        while pos < len(stream):
+            end = min(len(stream), pos + cuts[i % len(cuts)])
+            b.sendall(stream[pos:end])
+            pos, i = end, i + 1
+            assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        for _ in range(len(stream)):
+            if not pending(client) and client._in_packet["command"] == 0:
+                break
+            assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        return got
+    finally:
+        a.close()
+        b.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    packets=st.lists(
+        st.tuples(
+            st.integers(0, 300),  # payload size
+            st.integers(1, 65535),  # packet id
+            st.sampled_from([0, 1]),
+            st.booleans(),
+            st.sampled_from(range(len(PROPS))),
+            st.booleans(),  # a PINGRESP after it
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    cuts=st.lists(st.integers(1, 3000), min_size=1, max_size=20),
+)
+def test_the_bulk_parse_gives_what_pahos_own_reader_gives(
+    packets: list[tuple[int, int, int, bool, int, bool]], cuts: list[int]
+) -> None:
+    # paho's reader is the reference: if its framing or MQTTMessage fields change, this fails.
+    stream = b""
+    for n, (size, mid, qos, dup, props, ping) in enumerate(packets):
+        stream += publish_v5(
+            f"city/d/aq/s{n}/telemetry", bytes([n % 251]) * size, mid, qos, dup, PROPS[props]
+        )
+        if ping:
+            stream += PINGRESP
+    want = _read_all(stream, cuts, bulk=False)
+    assert len(want) == len(packets)
+    assert _read_all(stream, cuts, bulk=True) == want
+
+
+def test_one_read_of_publishes_is_one_call_and_no_message_objects(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, b = pair
+    client = BufferedClient(
+        CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True
+    )
+    calls: list[list[Publish]] = []
+    client.on_publishes = calls.append
+    client.on_message = lambda *_: pytest.fail("a whole PUBLISH took paho's slow path")
+    client._sock = BufferedSocket(a)
+    b.sendall(b"".join(publish_v5(f"t/{i}", b"x" * 40, i + 1, 1, False, b"") for i in range(300)))
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert [len(c) for c in calls] == [300]
+    assert [p.mid for p in calls[0]] == list(range(1, 301))
+
+
+def test_qos_2_and_a_cut_stream_end_go_through_paho(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    a, b = pair
+    client, got = client_on(a)
+    bulk: list[Publish] = []
+    client.on_publishes = bulk.extend
+    qos2 = publish_v5("t/2", b"two", 7, 1, False, b"")
+    qos2 = bytes([0x34]) + qos2[1:]  # the same packet with QoS 2
+    b.sendall(
+        publish_v5("t/1", b"one", 1, 1, False, b"")
+        + qos2
+        + publish_v5("t/3", b"3", 3, 1, False, b"")[:4]
+    )
+    b.shutdown(socket.SHUT_WR)
+    rc = client.loop_read()
+    assert [p.topic for p in bulk] == ["t/1"]
+    assert rc == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST  # the cut packet ends the stream

@@ -288,4 +288,5 @@ def test_qos_2_and_a_cut_stream_end_go_through_paho(
     b.shutdown(socket.SHUT_WR)
     rc = client.loop_read()
     assert [p.topic for p in bulk] == ["t/1"]
+    assert got == [] and 7 in client._in_messages  # paho holds the QoS 2 message until PUBREL
     assert rc == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST  # the cut packet ends the stream

@@ -9,7 +9,6 @@ fields state, value, explanation, alert_id; time = the transition's time (start 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,12 +16,14 @@ import msgspec
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from tenacity import RetryCallState
 
 from central.alerts import Alert
 from central.config import Influx, Kafka
 from central.influx_writer import InfluxWriter, Wait
 from central.line_protocol import field_text, series_key
 from central.metrics import CentralMetrics
+from deploy.retry import async_retrying
 
 log = structlog.get_logger("central.alerts")
 
@@ -113,9 +114,16 @@ class AlertSink:
             )
 
     async def _to_kafka(self, alerts: Sequence[Alert], wait: Wait, with_seq: bool) -> None:
-        delay = self.retry_min_s
-        while True:
-            try:
+        def failed(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.metrics.write_errors.labels(self.group, "kafka", type(exc).__name__).inc()
+            delay = state.next_action.sleep if state.next_action else 0.0
+            log.warning("alert_publish_failed", error=repr(exc), retry_in_s=round(delay, 2))
+
+        async for attempt in async_retrying(
+            self.retry_min_s, self.retry_max_s, KafkaError, sleep=wait, before_sleep=failed
+        ):
+            with attempt:
                 futures = [
                     await self.producer.send(
                         self.topic,
@@ -125,9 +133,3 @@ class AlertSink:
                     for a in alerts
                 ]
                 await asyncio.gather(*futures)
-                return
-            except KafkaError as exc:
-                self.metrics.write_errors.labels(self.group, "kafka", type(exc).__name__).inc()
-                log.warning("alert_publish_failed", error=repr(exc), retry_in_s=round(delay, 2))
-                await wait(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.retry_max_s)

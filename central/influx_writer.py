@@ -12,7 +12,6 @@ succeed by retrying: they are logged and counted, and the batch moves on.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +21,26 @@ import urllib3
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
+from tenacity import RetryCallState
 
 from central.config import Influx
 from central.metrics import CentralMetrics
+from deploy.retry import async_retrying
 
 log = structlog.get_logger("central.influx")
 
 Wait = Callable[[float], Awaitable[None]]
+
+
+class _Failed(Exception):
+    """Chunks InfluxDB did not take yet, and the first error: the attempt is retried."""
+
+    def __init__(self, chunks: list[Chunk], first: BaseException) -> None:
+        super().__init__(repr(first))
+        self.chunks = chunks
+        self.first = first
+
+
 _INVALID = frozenset({400, 413, 422})
 
 
@@ -96,38 +108,51 @@ class InfluxWriter:
             for chunk in chunks
             if chunk.lines
         ]
-        delay = self.cfg.retry_min_s
-        while pending:
-            results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
-            failed = []
-            for (chunk, _), result in zip(pending, results, strict=True):
-                if result is None:
-                    self._count(chunk)
-                elif self._invalid(result, len(chunk.lines)):
-                    continue
-                else:
-                    failed.append((chunk, result))
-            if not failed:
-                if not self.healthy:
-                    log.info("influx_recovered", group=self.group)
-                self.healthy = True
-                return
+
+        def failed(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            assert isinstance(error, _Failed)
             self.healthy = False
-            error = failed[0][1]
-            self.metrics.write_errors.labels(self.group, "influx", _kind(error)).inc()
+            self.metrics.write_errors.labels(self.group, "influx", _kind(error.first)).inc()
             log.warning(
                 "influx_write_failed",
                 group=self.group,
-                requests=len(failed),
-                retry_in_s=round(delay, 2),
-                error=_describe(error),
+                requests=len(error.chunks),
+                retry_in_s=round(state.next_action.sleep if state.next_action else 0.0, 2),
+                error=_describe(error.first),
             )
-            await wait(delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, self.cfg.retry_max_s)
-            pending = [
-                (chunk, loop.run_in_executor(self.pool, self._post, chunk.lines))
-                for chunk, _ in failed
-            ]
+
+        retry = async_retrying(
+            self.cfg.retry_min_s, self.cfg.retry_max_s, _Failed, sleep=wait, before_sleep=failed
+        )
+        left: list[Chunk] = []  # what the last attempt did not get in, posted after the wait
+        async for attempt in retry:
+            with attempt:
+                if left:
+                    pending = [
+                        (chunk, loop.run_in_executor(self.pool, self._post, chunk.lines))
+                        for chunk in left
+                    ]
+                try:
+                    await self._settle(pending)
+                except _Failed as exc:
+                    left = exc.chunks
+                    raise
+        if not self.healthy:
+            log.info("influx_recovered", group=self.group)
+        self.healthy = True
+
+    async def _settle(self, pending: list[tuple[Chunk, asyncio.Future[None]]]) -> None:
+        """Count what InfluxDB took, drop what it refused as invalid, raise for the rest."""
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        failed = []
+        for (chunk, _), result in zip(pending, results, strict=True):
+            if result is None:
+                self._count(chunk)
+            elif not self._invalid(result, len(chunk.lines)):
+                failed.append((chunk, result))
+        if failed:
+            raise _Failed([chunk for chunk, _ in failed], failed[0][1])
 
     def _count(self, chunk: Chunk) -> None:
         for name, k in chunk.points.items():

@@ -21,8 +21,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
+from deploy.retry import async_retrying
 from gateway.config import Kafka
 from gateway.journal import Journal, JournalRecord
 from gateway.metrics import GatewayMetrics
@@ -138,13 +138,10 @@ class KafkaSink:
     async def start(self) -> None:
         """Connect, backing off: the gateway keeps journaling while Kafka is unreachable."""
         down_since = time.monotonic()
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential_jitter(
-                multiplier=self.cfg.backoff_min_s,
-                max=self.cfg.backoff_max_s,
-                jitter=self.cfg.backoff_min_s,
-            ),
-            retry=retry_if_exception_type((KafkaError, OSError, TimeoutError)),
+        async for attempt in async_retrying(
+            self.cfg.backoff_min_s,
+            self.cfg.backoff_max_s,
+            (KafkaError, OSError, TimeoutError),
             sleep=self._sleep,
         ):
             with attempt:

@@ -12,7 +12,9 @@ import time
 
 import serial
 import structlog
+from tenacity import RetryCallState, stop_when_event_set
 
+from deploy.retry import retrying
 from edge.codec import Rejected
 from edge.serial_codecs import CODECS
 from gateway.config import SerialPort
@@ -60,20 +62,29 @@ class SerialSourceRunner:
     def _read_loop(
         self, loop: asyncio.AbstractEventLoop, out: asyncio.Queue[list[Inbound]]
     ) -> None:
-        delay = self.cfg.reopen_min_s
+        def failed(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            log.warning("serial_open_failed", port=self.cfg.port, error=str(exc), retry_s=delay)
+
         first = True
         while not self._stop.is_set():
             try:
-                port = self._open()
-            except (serial.SerialException, OSError) as exc:
-                log.warning("serial_open_failed", port=self.cfg.port, error=str(exc), retry_s=delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.cfg.reopen_max_s)
-                continue
+                for attempt in retrying(
+                    self.cfg.reopen_min_s,
+                    self.cfg.reopen_max_s,
+                    (serial.SerialException, OSError),
+                    sleep=self._stop.wait,
+                    stop=stop_when_event_set(self._stop),
+                    before_sleep=failed,
+                ):
+                    with attempt:
+                        port = self._open()
+            except (serial.SerialException, OSError):
+                return  # stopped while the port was away
             if not first:
                 self.metrics.serial_reopens.labels(self.cfg.port).inc()
             first = False
-            delay = self.cfg.reopen_min_s
             log.info("serial_opened", port=self.cfg.port, codec=self.cfg.codec, baud=self.cfg.baud)
             self.opened.set()
             self.metrics.serial_open.labels(self.cfg.port).set(1)

@@ -66,7 +66,10 @@ def test_a_missing_port_is_retried_with_the_configured_backoff(tmp_path: Path) -
         source._stop.set()
         thread.join(30)
     waits = [e["retry_s"] for e in logs if e["event"] == "serial_open_failed"][:5]
-    assert waits == [0.05, 0.1, 0.2, 0.2, 0.2]
+    # Doubling from reopen_min_s to reopen_max_s, each wait plus up to reopen_min_s of jitter.
+    for k, wait in enumerate(waits):
+        base = min(0.05 * 2**k, 0.2)
+        assert base <= wait <= min(base + 0.05, 0.2), waits
 
 
 @pytest.mark.parametrize(

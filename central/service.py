@@ -8,8 +8,6 @@ is left uncommitted and is read again by the next owner.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
 from typing import Any
 
@@ -26,6 +24,7 @@ from central.liveness import LivenessHandler
 from central.metrics import CentralMetrics
 from central.tsdb import TsdbHandler
 from deploy.health import HealthServer, make_app
+from deploy.supervise import Supervisor, cancel, run_until_signalled
 
 log = structlog.get_logger("central")
 
@@ -104,21 +103,15 @@ class CentralService:
         log.info("central_starting", groups=list(self.cfg.run), bootstrap=self.cfg.kafka.bootstrap)
         for sink in self.sinks:
             await sink.start()
-        tasks = [asyncio.create_task(c.run(), name=c.group) for c in self.consumers]
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        failed = [t for t in done if t is not stopper and t.exception() is not None]
-        for task in failed:
-            log.error("group_failed", group=task.get_name(), error=repr(task.exception()))
-        for c in self.consumers:
-            c.stop.set()
-        try:
-            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
-        except TimeoutError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        stopper.cancel()
+        async with Supervisor("central") as supervisor:
+            tasks = [supervisor.start(c.group, c.run()) for c in self.consumers]
+            await supervisor.wait(stop)
+            for c in self.consumers:
+                c.stop.set()
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 15)
+            except TimeoutError:
+                await cancel(*tasks)
         for sink in self.sinks:
             await sink.close()
         for writer in self.writers:
@@ -126,19 +119,8 @@ class CentralService:
         if server is not None:
             server.stop()
         log.info("central_stopped")
-        if failed:
-            raise CentralFailed(f"consumer group {failed[0].get_name()} failed") from failed[
-                0
-            ].exception()
+        supervisor.raise_if_failed(CentralFailed)
 
 
 def run_forever(cfg: CentralConfig) -> None:
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await CentralService(cfg).run(stop)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_until_signalled(CentralService(cfg).run)

@@ -8,8 +8,6 @@ the broker's session) for the next start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +16,7 @@ import msgspec
 import structlog
 
 from deploy.health import HealthServer, make_app
+from deploy.supervise import Supervisor, cancel, run_until_signalled
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayFailed, GatewayStateError
@@ -170,50 +169,33 @@ class Gateway:
             make_app(self.metrics.registry, self.status), self.cfg.http.host, self.cfg.http.port
         )
         http.start()
-        sink_task = asyncio.create_task(self.sink.run(), name="kafka-sink")
-        source_tasks = [asyncio.create_task(s.run(self.deliver), name=s.name) for s in self.sources]
-        house = asyncio.create_task(self._housekeeping(), name="housekeeping")
-        everything = [sink_task, *source_tasks, house]
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *everything], return_when=asyncio.FIRST_COMPLETED)
-        failed = [t for t in done if t is not stopper and t.exception() is not None]
-        for task in failed:
-            log.error("gateway_task_failed", task=task.get_name(), error=repr(task.exception()))
-        log.info("gateway_stopping", backlog=self.journal.depth_records)
-        for source in self.sources:
-            await source.close()
-        for task in source_tasks:
-            task.cancel()
-        await asyncio.gather(*source_tasks, return_exceptions=True)
-        try:
-            self.serial_seqs.close()
-        except GatewayStateError as exc:  # the reservations stand: the next start skips ahead
-            log.error("gateway_state_write_failed", error=str(exc))
-        deadline = time.monotonic() + drain_timeout_s
-        while self.journal.depth_records and time.monotonic() < deadline and not sink_task.done():
-            await asyncio.sleep(0.05)
-        for task in (sink_task, house, stopper):
-            task.cancel()
-        await asyncio.gather(sink_task, house, stopper, return_exceptions=True)
+        async with Supervisor("gateway") as tasks:
+            sink_task = tasks.start("kafka-sink", self.sink.run())
+            source_tasks = [tasks.start(s.name, s.run(self.deliver)) for s in self.sources]
+            house = tasks.start("housekeeping", self._housekeeping())
+            await tasks.wait(stop)
+            log.info("gateway_stopping", backlog=self.journal.depth_records)
+            for source in self.sources:
+                await source.close()
+            await cancel(*source_tasks)
+            try:
+                self.serial_seqs.close()
+            except GatewayStateError as exc:  # the reservations stand: the next start skips ahead
+                log.error("gateway_state_write_failed", error=str(exc))
+            deadline = time.monotonic() + drain_timeout_s
+            while (
+                self.journal.depth_records and time.monotonic() < deadline and not sink_task.done()
+            ):
+                await asyncio.sleep(0.05)
+            await cancel(sink_task, house)
         await self.sink.close()
         self._refresh_gauges()
         await self.journal.close()
         http.stop()
         log.info("gateway_stopped", unsent=self.journal.depth_records)
-        if failed:
-            # Exit non-zero so the service manager restarts us; the journal kept everything.
-            raise GatewayFailed(f"gateway task {failed[0].get_name()} failed") from failed[
-                0
-            ].exception()
+        # Exit non-zero so the service manager restarts us; the journal kept everything.
+        tasks.raise_if_failed(GatewayFailed)
 
 
 def run_forever(cfg: GatewayConfig) -> None:
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await Gateway(cfg).run(stop)
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    run_until_signalled(Gateway(cfg).run)

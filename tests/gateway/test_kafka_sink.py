@@ -74,21 +74,29 @@ class FakeProducer:
         pass
 
     async def partitions_for(self, topic: str) -> set[int]:
-        return {0}
+        return set(range(self.kafka.partitions))
 
     def create_batch(self) -> FakeBatch:
         return FakeBatch()
 
     async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
-        self.kafka.sends.append(batch.values)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        if partition in self.kafka.failing:
+            self.kafka.failing.discard(partition)  # fails once, as a leader moving away
+            done.set_exception(KafkaConnectionError(f"partition {partition}: not leader"))
+        else:
+            self.kafka.sends.append(batch.values)
+            self.kafka.by_partition.setdefault(partition, []).extend(batch.values)
+            done.set_result(None)
         return done
 
 
 class FakeKafka:
-    def __init__(self, refusals: int = 0) -> None:
+    def __init__(self, refusals: int = 0, partitions: int = 1) -> None:
         self.refusals = refusals
+        self.partitions = partitions
+        self.failing: set[int] = set()  # partitions whose next batch Kafka refuses
+        self.by_partition: dict[int, list[bytes]] = {}
         self.sends: list[list[bytes]] = []  # the records of each send_batch, in order
         self.waits: list[float] = []  # what the sink slept between connect attempts
 
@@ -121,6 +129,43 @@ def test_max_inflight_records_bounds_each_send(tmp_path: Path) -> None:
         return [len(send) for send in kafka.sends]
 
     assert asyncio.run(body()) == [3, 3, 3, 1]
+
+
+def test_only_the_records_before_the_first_refused_one_are_acknowledged(tmp_path: Path) -> None:
+    kafka = FakeKafka(partitions=3)
+
+    async def body() -> tuple[int, int, list[int]]:
+        async with await Journal.open(tmp_path, commit_interval_ms=1) as journal:
+            await journal.append([rec(i) for i in range(12)])
+            sink = KafkaSink(
+                Kafka(),
+                journal,
+                GatewayMetrics(),
+                producer_factory=kafka.producer,
+                sleep=kafka.sleep,
+            )
+            await sink.start()
+            batch = journal.peek(100, 1 << 20)
+            part = [await sink._partition(r.topic, r.key) for _, r in batch]
+            kafka.failing.add(part[4])  # the partition of the fifth record refuses its batch
+            acked = await sink._send(batch)
+            first_refused = next(i for i, p in enumerate(part) if p == part[4])
+            # The rest goes again after a reconnect; Kafka's own idempotence drops repeats.
+            task = asyncio.create_task(sink.run())
+            journal.rewind()
+            while journal.depth_records:
+                await asyncio.sleep(0)
+                assert not task.done(), task
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return acked, first_refused, part
+
+    acked, first_refused, part = asyncio.run(body())
+    assert 0 < acked == first_refused  # the records in journal order up to the refused batch
+    # Every partition got all its records in journal order (repeats of resent ones aside).
+    for p in set(part):
+        got = list(dict.fromkeys(kafka.by_partition[p]))
+        assert got == [rec(i).value for i in range(12) if part[i] == p]
 
 
 def test_backoff_max_caps_the_reconnect_wait(tmp_path: Path) -> None:

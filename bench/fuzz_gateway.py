@@ -151,7 +151,7 @@ def run(count: int, seed: int) -> dict[str, Any]:
     cpu_at_start = cpu_seconds(gw.proc.pid)
 
     def intake() -> int:
-        """Messages the gateway took so far; restarts it (and counts a crash) if it exited."""
+        """Messages durable in the gateway's journal so far; restarts it (and counts a crash) if it exited."""
         nonlocal crashes, cpu_at_start
         assert gw.proc is not None
         if gw.proc.poll() is not None:
@@ -160,7 +160,7 @@ def run(count: int, seed: int) -> dict[str, Any]:
             gw.start()
             cpu_at_start = cpu_seconds(gw.proc.pid)  # the CPU figure covers the last process
         health = gw.health()
-        return int(health["messages_in"]) if health else 0
+        return int(health["messages_journaled"]) if health else 0
 
     batch: list[tuple[str, bytes, int]] = []
     for n, (topic, payload) in enumerate(payloads(seed, district, count), 1):

@@ -55,6 +55,7 @@ class Gateway:
         totals = self.metrics.totals()
         return {
             "messages_in": totals.get("citygate_gateway_messages_in", 0),
+            "messages_journaled": totals.get("citygate_gateway_messages_journaled", 0),
             "records_out": totals.get("citygate_gateway_records_out", 0),
             "deadletters": totals.get("citygate_gateway_deadletters", 0),
             "decode_errors": totals.get("citygate_gateway_decode_errors", 0),

@@ -12,6 +12,12 @@ class GatewayMetrics:
         self.messages_in = Counter(
             "citygate_gateway_messages_in", "Messages taken from a source", ["source"], registry=r
         )
+        self.messages_journaled = Counter(
+            "citygate_gateway_messages_journaled",
+            "Messages durable in the journal, and so acknowledged to the source",
+            ["source"],
+            registry=r,
+        )
         self.redelivered = Counter(
             "citygate_gateway_mqtt_redelivered",
             "MQTT messages the broker redelivered (DUP): possible duplicates downstream",

@@ -244,6 +244,7 @@ class MQTTSourceRunner:
         if batch:
             self.metrics.messages_in.labels("mqtt").inc(len(batch))
             await deliver([item for item, _, _ in batch])
+            self.metrics.messages_journaled.labels("mqtt").inc(len(batch))
             # Durable now: acknowledge in arrival order, in one write.
             self.client.ack_many([mid for _, mid, qos in batch if qos])
         return more

@@ -125,6 +125,7 @@ class SerialSourceRunner:
                     batch += out.get_nowait()
                 self.metrics.messages_in.labels("serial").inc(len(batch))
                 await deliver(batch)
+                self.metrics.messages_journaled.labels("serial").inc(len(batch))
         finally:
             self._stop.set()
 

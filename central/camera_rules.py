@@ -23,6 +23,7 @@ MOTOR_CLASSES = ("car", "bus", "motorcycle")
 # What the analytics read off the picture; a frozen frame repeats all of it.
 _SCENE_PREFIXES = ("intensity_",)
 _SCENE_FIELDS = ("peopleCount", "occupancy", "averageCrowdSpeed")
+_SIDES = {"camera": 0, "controller": 2}  # where each device's evidence starts in the CUSUMs
 
 
 def motor_vehicles(fields: Mapping[str, FieldValue]) -> float | None:
@@ -165,8 +166,11 @@ class CountCrossCheck:
 
     Both see the same vehicles, so the camera's count over an interval is Poisson around
     `ratio` × the loops' recent rate × the interval, with `ratio` learned (loops and cameras
-    count a little differently). Two one-sided Poisson CUSUMs test for the camera seeing
-    `low`× or `high`× that; either passing `threshold` is a disagreement. Which device is the
+    count a little differently), and the loops' count likewise around the camera's recent rate
+    / `ratio`. Per side, two one-sided Poisson CUSUMs test for that side counting `low`× or
+    `high`× what the other implies; any of the four passing `threshold` is a disagreement. Each
+    side is judged against the other's recent rate, so the one that failed is caught at once,
+    not only once its own failure has dragged the other's reference down. Which device is the
     suspect is the one whose own rate departed further from its long-run rate (an obscured
     lens drops the camera's, a dead loop card the controller's); traffic changes move both.
 
@@ -192,8 +196,8 @@ class CountCrossCheck:
     loops_long: _Rate = field(init=False)
     _camera_at: int | None = None
     _loops_at: int | None = None
-    _cusum_low: float = 0.0
-    _cusum_high: float = 0.0
+    # Evidence per (side, direction): camera low, camera high, loops low, loops high.
+    _cusums: list[float] = field(default_factory=lambda: [0.0] * 4)
     suspect: str = ""  # "camera", "controller" or "" while they agree
     expected_s: float = 0.0  # the camera's expected rate when the check last judged, per s
 
@@ -221,6 +225,11 @@ class CountCrossCheck:
         if not self._fresh(self._camera_at, ts):
             return
         self.loops_short.add(ts, count, span)
+        if self._trusted:
+            ratio = self.loops_long.per_s / self.camera_long.per_s
+            expected = ratio * self.camera_short.per_s * span
+            if math.isfinite(expected):
+                self._judge(2, count, max(expected, 1e-3))
         if self._learning:
             self.loops_long.add(ts, count, span)
 
@@ -231,45 +240,63 @@ class CountCrossCheck:
         if not self._fresh(self._loops_at, ts):
             return
         self.camera_short.add(ts, count, span)
-        trusted = (
-            self.camera_long.count >= self.learn_counts
-            and self.loops_long.count >= self.learn_counts
-        )
-        if trusted:
+        if self._trusted:
             ratio = self.camera_long.per_s / self.loops_long.per_s
             expected = ratio * self.loops_short.per_s * span
             if math.isfinite(expected):
                 self.expected_s = expected / span
-                self._judge(count, max(expected, 1e-3))
+                self._judge(0, count, max(expected, 1e-3))
         if self._learning:
             self.camera_long.add(ts, count, span)
+
+    @property
+    def _trusted(self) -> bool:
+        return (
+            self.camera_long.count >= self.learn_counts
+            and self.loops_long.count >= self.learn_counts
+        )
 
     @property
     def _learning(self) -> bool:
         """The long run is what the devices do when they agree: counts that already lean
         towards a disagreement would teach the ratio the fault under test."""
-        return max(self._cusum_low, self._cusum_high) < self.threshold / 4
+        return max(self._cusums) < self.threshold / 4
 
-    def _judge(self, count: float, expected: float) -> None:
+    def _judge(self, side: int, count: float, expected: float) -> None:
+        """Add one count of a side (0: camera, 2: loops) against what the other implies."""
+        suspect = _SIDES.get(self.suspect)
+        if suspect is not None and side != suspect:
+            return  # judged against the suspect's counts, the healthy side proves nothing
         # Bounded evidence: once the devices agree again the alert clears within a minute or
         # two, not after as long as the fault lasted.
         cap = 1.1 * self.threshold
-        low = count * math.log(self.low) - expected * (self.low - 1.0)
-        high = count * math.log(self.high) - expected * (self.high - 1.0)
-        self._cusum_low = min(max(0.0, self._cusum_low + low), cap)
-        self._cusum_high = min(max(0.0, self._cusum_high + high), cap)
-        evidence = max(self._cusum_low, self._cusum_high)
-        if self.suspect:
-            if evidence < 0.75 * self.threshold:
-                self.suspect = ""
-                self._cusum_low = self._cusum_high = 0.0
-        elif evidence >= self.threshold:
+        cusums = self._cusums
+        for at, g in ((side, self.low), (side + 1, self.high)):
+            step = count * math.log(g) - expected * (g - 1.0)
+            cusums[at] = min(max(0.0, cusums[at] + step), cap)
+        if suspect is not None:
+            if max(cusums[side : side + 2]) < 0.75 * self.threshold:
+                self._recovered()
+        elif max(cusums) >= self.threshold:
             self.suspect = (
                 "camera"
                 if self._departure(self.camera_short, self.camera_long)
                 >= self._departure(self.loops_short, self.loops_long)
                 else "controller"
             )
+
+    def _recovered(self) -> None:
+        """The suspect counts as the other implies again: start afresh, and take its recent
+        rate to be its long-run one, since its faulty counts say nothing of the traffic now and
+        would make the healthy side look wrong for minutes."""
+        short, long = (
+            (self.camera_short, self.camera_long)
+            if self.suspect == "camera"
+            else (self.loops_short, self.loops_long)
+        )
+        short.count = long.per_s * short.exposure
+        self.suspect = ""
+        self._cusums[:] = [0.0] * 4
 
     @staticmethod
     def _departure(short: _Rate, long: _Rate) -> float:

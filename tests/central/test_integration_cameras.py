@@ -15,13 +15,8 @@ import pytest
 from central.config import parse
 from deploy.connections import Connections
 from edge import reading, topics
-from tests.central.test_integration_central import (  # influx: the bucket fixture
-    TEST_BUCKET,
-    Running,
-    flux,
-    influx,  # noqa: F401
-    wait_for,
-)
+from tests.central.conftest import TEST_BUCKET
+from tests.central.test_integration_central import Running, flux, wait_for
 from tests.gateway.harness import CITYGATE, GatewayProcess, KafkaCollector
 
 pytestmark = pytest.mark.integration
@@ -42,7 +37,7 @@ def _cameras_of_the_scenario() -> set[str]:
 def test_simulated_cameras_reach_kafka_and_influxdb(
     connections: Connections,
     influx: Connections,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     cameras = _cameras_of_the_scenario()
     gateway = GatewayProcess(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
+import msgspec
 import pytest
 
-from edge import mqtt_json, topics
+from edge import mqtt_json, reading, topics
 from edge.catalog import load_catalog
 from edge.codec import Rejected
 from edge.reading import Location, Reading
+from edge.record_schemas import TOPIC_SCHEMAS, load_schema
 
 CAMERA = load_catalog().sensor("camera")
 TOPIC = "city/centro/camera/centro-cam-00001/telemetry"
@@ -91,3 +94,12 @@ def test_bad_camera_fields_are_rejected(change: dict[str, object], code: str) ->
 def test_out_of_range_frame_rate_is_kept_and_flagged() -> None:
     decoded = mqtt_json.decode(TOPIC, _payload({**GOOD, "frameRate": 500.0}), 0)
     assert isinstance(decoded, Reading) and decoded.quality == ("out_of_range",)
+
+
+def test_shipped_camera_readings_follow_the_reading_schema() -> None:
+    assert TOPIC_SCHEMAS["city.camera.v1"] == "reading.v1"
+    decoded = mqtt_json.decode(TOPIC, _payload(GOOD), 5)
+    assert isinstance(decoded, Reading)
+    shipped = msgspec.structs.replace(decoded, gateway_id="gw-centro")
+    validator = jsonschema.Draft202012Validator(load_schema("reading.v1"))
+    assert list(validator.iter_errors(json.loads(reading.encode(shipped)))) == []

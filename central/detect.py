@@ -21,6 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from central.alerts import Alert, AlertTracker, Finding, SensorRef
+from central.camera_rules import (
+    FrameRate,
+    FrozenFrame,
+    Junctions,
+    motor_vehicles,
+    reported_health,
+)
 from central.rules import (
     CountProfile,
     CyclePlan,
@@ -30,6 +37,7 @@ from central.rules import (
     LoopDetectors,
     SilenceWatch,
     StuckPhase,
+    _number,
     conflicting_greens,
     out_of_range,
     pm25_above_pm10,
@@ -38,11 +46,14 @@ from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateP
 from edge.reading import FieldValue, Location, Reading
 
 TRAFFIC_SIGNAL = "traffic_signal"
+CAMERA = "camera"
 
 # Plan-driven fields (cycle, splits) have their own rule, and per-loop fields are judged by the
 # loop rules: a statistical detector on them would only repeat those alerts. A battery drains
-# monotonically, in steps of its resolution: every step is "novel", none is a sensor fault.
-_NOT_UNIVARIATE = re.compile(r"^(cycleLength|split_.*|d\d+_.*|batteryLevel)$")
+# monotonically, in steps of its resolution: every step is "novel", none is a sensor fault. A
+# camera's counts per vehicle class are sparse (a bus an hour: every bus is "novel") and are
+# judged against the junction's loops instead.
+_NOT_UNIVARIATE = re.compile(r"^(cycleLength|split_.*|d\d+_.*|batteryLevel|intensity_.*)$")
 # Occupancy is legitimately constant at night and a full battery reads 1.0 for days.
 _NOT_FLATLINE = re.compile(r"(occupancy|batteryLevel)")
 # Field sets remembered per schema: devices of one kind send a few, a bound keeps odd senders
@@ -218,6 +229,14 @@ class _TrafficRules:
 
 
 @dataclass
+class _CameraRules:
+    """The per-camera state of the camera rules (the cross check lives in `Junctions`)."""
+
+    frame_rate: FrameRate = field(default_factory=FrameRate)
+    frozen: FrozenFrame = field(default_factory=FrozenFrame)
+
+
+@dataclass
 class _SensorState:
     ref: SensorRef
     index: int  # the sensor's key in per-sensor arrays (silence)
@@ -225,6 +244,8 @@ class _SensorState:
     base: int  # first of this sensor's slots, one per numeric field
     location: Location | None
     traffic: _TrafficRules | None  # traffic signals only
+    camera: _CameraRules | None  # cameras only
+    interval_s: float  # the catalog's reporting interval
     last_seq: int = -1
     # The seqs of the latest readings (a seq among them is a duplicate), and their order.
     seqs: set[int] = field(default_factory=set)
@@ -282,6 +303,7 @@ class Detector:
             n=cfg.flatline_n, min_run=cfg.flatline_min_run, eps=cfg.flatline_eps
         )
         self.district = DistrictConsensus()
+        self.junctions = Junctions()
         self._sensors: dict[str, _SensorState] = {}
         self._by_index: list[_SensorState | None] = []
         self._free_indices: list[int] = []
@@ -396,6 +418,7 @@ class Detector:
             self._slot_group[freed] = -1
             self._free_blocks.setdefault(width, []).append(st.base)
             self.silence.forget(st.index)
+            self.junctions.forget(sensor_id)
             self._by_index[st.index] = None
             self._free_indices.append(st.index)
         self.tracker.drop(sensor_id)
@@ -482,8 +505,11 @@ class Detector:
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
             self._district_values(batch, idx, schema, values, slots, has_pm25)
-        if batch.states[idx[0]].traffic is not None:  # one schema, one sensor type
+        first = batch.states[idx[0]]  # one schema, one sensor type
+        if first.traffic is not None:
             self._traffic(rs, [batch.states[i] for i in idx], add)
+        elif first.camera is not None:
+            self._camera(rs, [batch.states[i] for i in idx], add)
         found = batch.found
         for row, finding in hits:
             i = idx[row]
@@ -558,6 +584,52 @@ class Detector:
                 *rules.counts.check(r.ts, fields, ("intensity",)),
             ):
                 add(row, finding)
+            self._junction_loops(r, st, row, add)
+
+    def _junction_loops(
+        self, r: Reading, st: _SensorState, row: int, add: Callable[[int, Finding], None]
+    ) -> None:
+        """A controller's position and junction count, for the cameras beside it."""
+        loc = r.location
+        if loc is not None and loc.latitude is not None and loc.longitude is not None:
+            self.junctions.place(r.sensor_id, loc.district, loc.latitude, loc.longitude)
+        count = _number(r.fields.get("intensity"))
+        if count is None:
+            return
+        for camera, check in self.junctions.cameras_at(r.sensor_id).items():
+            check.loops(r.ts, count, self.silence.interval_s(st.index) or st.interval_s)
+            verdict = check.finding("controller", camera)
+            if verdict is not None:
+                add(row, verdict)
+
+    def _camera(
+        self,
+        rs: Sequence[Reading],
+        states: Sequence[_SensorState],
+        add: Callable[[int, Finding], None],
+    ) -> None:
+        for row, (r, st) in enumerate(zip(rs, states, strict=True)):
+            rules = st.camera
+            if rules is None:
+                continue
+            fields = r.fields
+            for finding in (
+                *reported_health(fields),
+                *rules.frame_rate.check(fields),
+                *rules.frozen.check(fields),
+            ):
+                add(row, finding)
+            loc, count = r.location, motor_vehicles(fields)
+            if loc is None or loc.latitude is None or loc.longitude is None or count is None:
+                continue
+            paired = self.junctions.pair(r.sensor_id, loc.district, loc.latitude, loc.longitude)
+            if paired is None:
+                continue
+            controller, check = paired
+            check.camera(r.ts, count, self.silence.interval_s(st.index) or st.interval_s)
+            verdict = check.finding("camera", controller)
+            if verdict is not None:
+                add(row, verdict)
 
     def _state(self, r: Reading) -> _SensorState:
         """The reading's sensor state: made on its first reading, updated when it moves."""
@@ -577,6 +649,7 @@ class Detector:
                 if r.sensor_type == TRAFFIC_SIGNAL
                 else None
             )
+            camera = _CameraRules() if r.sensor_type == CAMERA else None
             index = self._free_indices.pop() if self._free_indices else len(self._by_index)
             st = _SensorState(
                 ref=SensorRef(r.sensor_id, r.sensor_type, district),
@@ -585,6 +658,8 @@ class Detector:
                 base=self._block(len(schema.names)),
                 location=r.location,
                 traffic=traffic,
+                camera=camera,
+                interval_s=interval,
             )
             self._set_groups(st, district)
             self.silence.expect(index, interval)

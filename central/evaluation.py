@@ -26,12 +26,17 @@ ALL_FAULTS = "all"
 # the generic ones map to the fault they are first meant for. An alert of any type that matches
 # a label (same sensor, inside the window) is a true alert of that label's fault. Alert types
 # without a simulated fault (cycle_off_plan, counts_off_profile, detector_fault) count in the
-# "all" row only.
+# "all" row only. Of the camera alerts, frozen_frame and camera_offline are named after their
+# fault; the camera/loop cross check is built first for a lens that stops seeing, the frame
+# rate rule for a frame-rate collapse, and a reported tamper state for a moved camera.
 FAULT_OF_ALERT: dict[str, str] = {
     "flatline": "stuck",
     "silence": "dropout",
     "anomaly": "spike",
     "district_disagreement": "drift",
+    "count_disagreement": "lens_obscured",
+    "frame_rate_low": "frame_rate_collapse",
+    "camera_tamper": "camera_moved",
 }
 
 

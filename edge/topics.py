@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from edge.catalog import load_catalog
+
 DEADLETTER: Final = "city.deadletter.v1"
 GATEWAY_STATUS: Final = "city.gateway-status.v1"
 ALERTS: Final = "city.alerts.v1"
 
-SENSOR_TYPES: Final = ("air_quality", "traffic_signal")
+# One reading topic per catalog type: adding a file to edge/sensors adds its topic.
+SENSOR_TYPES: Final = tuple(sorted(load_catalog().types))
 
 
 def reading_topic(sensor_type: str) -> str:

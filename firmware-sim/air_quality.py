@@ -30,7 +30,12 @@ class AirQualityModel:
         self._innovation = np.sqrt(1 - _PHI**2)
 
     def generate(
-        self, idx: np.ndarray, cond: Conditions, elapsed_s: float, rng: np.random.Generator
+        self,
+        idx: np.ndarray,
+        cond: Conditions,
+        interval_s: np.ndarray,
+        elapsed_s: float,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
         n = len(idx)
         eps = rng.standard_normal((4, n))

@@ -11,6 +11,7 @@ import click
 
 from deploy import connections
 from edge.reading import Location
+from edge.topics import SENSOR_TYPES
 from firmware_sim.labels import LabelWriter
 from firmware_sim.load import run_load
 from firmware_sim.mqtt_publisher import MqttPublisher
@@ -111,7 +112,7 @@ def run(
 @click.option("--qos", type=click.Choice(["0", "1"]), default="1", show_default=True)
 @click.option(
     "--sensor-type",
-    type=click.Choice(["mixed", "air_quality", "traffic_signal"]),
+    type=click.Choice(["mixed", *SENSOR_TYPES]),
     default="mixed",
     show_default=True,
 )
@@ -182,7 +183,7 @@ def sites(scenario_name: str, out_path: Path) -> None:
 )
 @click.option(
     "--sensor-type",
-    type=click.Choice(["traffic_signal", "air_quality"]),
+    type=click.Choice(SENSOR_TYPES),
     default="traffic_signal",
     show_default=True,
 )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from edge.catalog import load_catalog
+
 FaultType = Literal[
     "spike",
     "drift",
@@ -26,11 +28,18 @@ FaultType = Literal[
     "detector_stuck_on",
     "detector_no_activity",
     "unplug",
+    "lens_obscured",
+    "frozen_frame",
+    "camera_moved",
+    "camera_offline",
+    "frame_rate_collapse",
 ]
 
 AIR: Final = "air_quality"
 TRAFFIC: Final = "traffic_signal"
-BOTH: Final = frozenset({AIR, TRAFFIC})
+CAMERA: Final = "camera"
+# Faults of any device (values, timing, bytes) fit every type of the catalog.
+ANY: Final = frozenset(load_catalog().types)
 
 
 @dataclass(frozen=True)
@@ -44,29 +53,40 @@ class FaultKind:
 
 
 KINDS: Final[dict[str, FaultKind]] = {
-    "spike": FaultKind(BOTH, default_magnitude=8.0, magnitude_means="multiplier of the value"),
+    "spike": FaultKind(ANY, default_magnitude=8.0, magnitude_means="multiplier of the value"),
     "drift": FaultKind(
-        BOTH, default_magnitude=0.5, magnitude_means="change per minute, in % of range"
+        ANY, default_magnitude=0.5, magnitude_means="change per minute, in % of range"
     ),
-    "stuck": FaultKind(BOTH),
-    "dropout": FaultKind(BOTH),
-    "out_of_range": FaultKind(BOTH, default_magnitude=1.5, magnitude_means="multiple of the max"),
+    "stuck": FaultKind(ANY),
+    "dropout": FaultKind(ANY),
+    "out_of_range": FaultKind(ANY, default_magnitude=1.5, magnitude_means="multiple of the max"),
     "noise_burst": FaultKind(
-        BOTH, default_magnitude=0.2, magnitude_means="sigma, fraction of range"
+        ANY, default_magnitude=0.2, magnitude_means="sigma, fraction of range"
     ),
     "pm25_above_pm10": FaultKind(
         frozenset({AIR}), default_magnitude=1.4, magnitude_means="pm25/pm10"
     ),
-    "clock_skew": FaultKind(BOTH, default_magnitude=300.0, magnitude_means="seconds added to ts"),
-    "duplicate": FaultKind(BOTH),
-    "out_of_order": FaultKind(BOTH),
-    "malformed": FaultKind(BOTH),
+    "clock_skew": FaultKind(ANY, default_magnitude=300.0, magnitude_means="seconds added to ts"),
+    "duplicate": FaultKind(ANY),
+    "out_of_order": FaultKind(ANY),
+    "malformed": FaultKind(ANY),
     "conflicting_greens": FaultKind(frozenset({TRAFFIC})),
     "stuck_phase": FaultKind(frozenset({TRAFFIC})),
     "detector_stuck_on": FaultKind(frozenset({TRAFFIC})),
     "detector_no_activity": FaultKind(frozenset({TRAFFIC})),
-    "unplug": FaultKind(BOTH, serial_only=True),
+    "unplug": FaultKind(ANY, serial_only=True),
+    "lens_obscured": FaultKind(
+        frozenset({CAMERA}), default_magnitude=0.05, magnitude_means="share of objects still seen"
+    ),
+    "frozen_frame": FaultKind(frozenset({CAMERA})),
+    "camera_moved": FaultKind(
+        frozenset({CAMERA}), default_magnitude=0.3, magnitude_means="count level, times normal"
+    ),
+    "camera_offline": FaultKind(frozenset({CAMERA})),
+    "frame_rate_collapse": FaultKind(
+        frozenset({CAMERA}), default_magnitude=0.2, magnitude_means="share of the frame rate"
+    ),
 }
 
 # The field a value fault changes when the scenario names none: the one detectors watch most.
-DEFAULT_FIELD: Final = {AIR: "pm25", TRAFFIC: "intensity"}
+DEFAULT_FIELD: Final = {AIR: "pm25", TRAFFIC: "intensity", CAMERA: "intensity_car"}

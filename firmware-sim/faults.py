@@ -15,6 +15,7 @@ from typing import Final
 import numpy as np
 
 from edge.catalog import Catalog
+from firmware_sim.camera import NOMINAL_FPS, count_fields
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import DEFAULT_FIELD, KINDS
 from firmware_sim.fleet import Fleet
@@ -22,7 +23,7 @@ from firmware_sim.scenario import FaultSpec, Scenario, SerialTransport
 from firmware_sim.traffic_signal import APPROACHES, DETECTORS, refresh_totals
 
 EMISSION: Final = frozenset(
-    {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug"}
+    {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug", "camera_offline"}
 )
 # A controller's loop diagnostics flag a stuck or silent detector only after watching it a while.
 DIAGNOSTIC_DELAY_NS: Final = 30 * 1_000_000_000
@@ -335,6 +336,56 @@ def _detector_no_activity(
     _detector(a, v, p, t, 0.0, "no_activity")
 
 
+# What a camera's analytics derive from the picture; its health fields come from the unit itself.
+_CAMERA_SCENE: Final = (*count_fields(), "occupancy", "averageCrowdSpeed", "congested")
+
+
+def _scale_counts(v: Values, p: int, factor: float, rng: np.random.Generator) -> None:
+    """Counts as a camera that sees `factor` times the objects would make them: fewer are a
+    random thinning of what passed, more add objects at the same rate."""
+    for name in count_fields():
+        count = int(v[name][p])
+        if factor <= 1.0:
+            v[name][p] = rng.binomial(count, factor)
+        else:
+            v[name][p] = count + rng.poisson(count * (factor - 1.0))
+    v["occupancy"][p] = min(1.0, float(v["occupancy"][p]) * factor)
+
+
+def _lens_obscured(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    # Dirt or spray over part of the lens: the unit's tamper check, made for a covered lens,
+    # does not trip, but nearly everything behind the smear goes uncounted.
+    _scale_counts(v, p, a.window.magnitude, rng)
+
+
+def _frozen_frame(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    # The decoder keeps handing the analytics its last frame: every scene figure repeats.
+    if not a.state:
+        a.state.update({name: v[name][p] for name in _CAMERA_SCENE})
+    for name in _CAMERA_SCENE:
+        v[name][p] = a.state[name]
+
+
+def _camera_moved(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    # Knocked or turned on its mount: the counting zone now covers another part of the street.
+    _scale_counts(v, p, a.window.magnitude, rng)
+
+
+def _frame_rate_collapse(
+    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    share = a.window.magnitude
+    v["frameRate"][p] = NOMINAL_FPS * share + rng.normal(0.0, 0.2)
+    # Objects that cross between the frames still processed are missed, so counts fall too.
+    _scale_counts(v, p, 0.5 + 0.5 * share, rng)
+
+
 _APPLY: Final = {
     "spike": _spike,
     "drift": _drift,
@@ -346,4 +397,8 @@ _APPLY: Final = {
     "stuck_phase": _stuck_phase,
     "detector_stuck_on": _detector_stuck_on,
     "detector_no_activity": _detector_no_activity,
+    "lens_obscured": _lens_obscured,
+    "frozen_frame": _frozen_frame,
+    "camera_moved": _camera_moved,
+    "frame_rate_collapse": _frame_rate_collapse,
 }

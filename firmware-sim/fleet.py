@@ -3,21 +3,26 @@ time wheel that says which devices report at a given tick.
 
 Devices of the same interval are spread over the ticks of that interval by a seeded offset, so a
 city of 20,000 one-second devices sends an even 2,000 readings every 100 ms tick, not a burst.
+Cameras stand at the junctions of their district's signal controllers, one per controller.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Final
 
 import numpy as np
 
 from edge.catalog import load_catalog
 from edge.reading import Location
+from edge.sites import offset
 from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
-ABBREVIATION = {"air_quality": "aq", "traffic_signal": "ts"}
+ABBREVIATION = {"air_quality": "aq", "traffic_signal": "ts", "camera": "cam"}
 _M_PER_DEG_LAT = 111_320.0
+# A junction camera hangs on a pole at the corner, a few metres from the controller cabinet.
+CAMERA_OFFSET_M: Final = (6.0, 6.0)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class Device:
     location: Location
     interval_ticks: int
     transport: MqttTransport | SerialTransport
+    junction: int = -1  # a camera's co-located signal controller (its index); -1: none
 
 
 class _Wheel:
@@ -83,6 +89,7 @@ class Fleet:
                         )
                     )
                     district_of.append(d_index)
+            self._place_cameras(d_index, district_of)
         self.district = np.asarray(district_of, dtype=np.int64)
         self.index = {d.sensor_id: d.index for d in self.devices}
         self.by_type: dict[str, np.ndarray] = {}
@@ -103,6 +110,21 @@ class Fleet:
                 )
                 for i in np.unique(intervals[members])
             ]
+
+    def _place_cameras(self, d_index: int, district_of: list[int]) -> None:
+        """Put the district's cameras at its controllers' junctions, in order, one each."""
+        mine = [d for d in self.devices if district_of[d.index] == d_index]
+        controllers = [d for d in mine if d.sensor_type == "traffic_signal"]
+        cameras = [d for d in mine if d.sensor_type == "camera"]
+        for camera, controller in zip(cameras, controllers, strict=False):
+            loc = controller.location
+            assert loc.latitude is not None and loc.longitude is not None
+            lat, lon = offset(loc.latitude, loc.longitude, *CAMERA_OFFSET_M)
+            self.devices[camera.index] = replace(
+                camera,
+                location=Location(loc.district, round(lat, 6), round(lon, 6)),
+                junction=controller.index,
+            )
 
     def __len__(self) -> int:
         return len(self.devices)

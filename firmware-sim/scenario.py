@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,10 +25,20 @@ from pydantic import (
 
 from deploy import settings
 from deploy.settings import ConfigError
+from edge.catalog import load_catalog
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import KINDS, FaultType
 
-SensorTypeName = Literal["air_quality", "traffic_signal"]
+
+def _catalog_type(value: str) -> str:
+    known = load_catalog().types
+    if value not in known:
+        raise ValueError(f"expected a sensor type of the catalog: {', '.join(sorted(known))}")
+    return value
+
+
+# Any type of the sensor catalog: a new family needs no change here.
+SensorTypeName = Annotated[str, AfterValidator(_catalog_type)]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,7 +18,8 @@ from edge import mqtt_json
 from edge.catalog import load_catalog
 from edge.reading import Reading
 from firmware_sim.air_quality import AirQualityModel
-from firmware_sim.conditions import conditions_at
+from firmware_sim.camera import CameraModel
+from firmware_sim.conditions import Conditions, conditions_at
 from firmware_sim.corruption import corrupt_frame, corrupt_json
 from firmware_sim.faults import FaultBook, FaultWindow
 from firmware_sim.fleet import Fleet
@@ -36,7 +37,21 @@ def decimals_of(name: str) -> int:
     return 3 if name.endswith("occupancy") else DECIMALS.get(name, DEFAULT_DECIMALS)
 
 
-_STREAM: Final = {"air_quality": 10, "traffic_signal": 11, "faults": 12}
+_STREAM: Final = {"air_quality": 10, "traffic_signal": 11, "faults": 12, "camera": 13}
+
+
+class DeviceModel(Protocol):
+    """What a sensor family's model does: the values of the devices `idx` due now."""
+
+    def generate(
+        self,
+        idx: np.ndarray,
+        cond: Conditions,
+        interval_s: np.ndarray,
+        elapsed_s: float,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]: ...
+
 
 MqttMessage = tuple[str, bytes, int]  # topic, payload, qos
 SerialMessage = tuple[int, bytes]  # device index, bytes to write
@@ -75,8 +90,13 @@ class Simulator:
         self.zone = ZoneInfo(scenario.clock.timezone)
         n = len(self.fleet)
         levels = np.asarray([d.traffic_level for d in scenario.districts])[self.fleet.district]
-        self.air = AirQualityModel(n, levels, scenario.seed)
-        self.traffic = TrafficSignalModel(n, levels, scenario.seed)
+        traffic = TrafficSignalModel(n, levels, scenario.seed)
+        junction = np.asarray([d.junction for d in self.fleet.devices], dtype=np.int64)
+        self.models: dict[str, DeviceModel] = {
+            "air_quality": AirQualityModel(n, levels, scenario.seed),
+            "traffic_signal": traffic,
+            "camera": CameraModel(n, levels, scenario.seed, traffic, junction),
+        }
         self.interval_s = np.asarray(
             [d.interval_ticks * scenario.clock.tick_ms / 1000 for d in self.fleet.devices]
         )
@@ -119,10 +139,8 @@ class Simulator:
             if not len(due):
                 continue
             rng = tick_rng(self.scenario.seed, _STREAM[sensor_type], tick)
-            if sensor_type == "air_quality":
-                values = self.air.generate(due, cond, elapsed_s, rng)
-            else:
-                values = self.traffic.generate(due, cond, self.interval_s[due], rng)
+            model = self.models[sensor_type]
+            values = model.generate(due, cond, self.interval_s[due], elapsed_s, rng)
             if self.faults.active:
                 self.faults.apply_values(sensor_type, due, values, t_ns, rng)
             seqs = self.seq[due]
@@ -171,7 +189,7 @@ class Simulator:
         self, dev: int, reading: Reading, windows: list[FaultWindow], tick: int, batch: Batch
     ) -> None:
         kinds = {w.fault: w for w in windows}
-        if "dropout" in kinds or "unplug" in kinds:
+        if "dropout" in kinds or "unplug" in kinds or "camera_offline" in kinds:
             return
         if "clock_skew" in kinds:
             skew = round(kinds["clock_skew"].magnitude * 1e9)

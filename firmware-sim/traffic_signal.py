@@ -40,11 +40,20 @@ class TrafficSignalModel:
         self.gain = rng.uniform(0.8, 1.2, (n_devices, DETECTORS))
         self.free_speed = rng.uniform(40.0, 60.0, n_devices)
 
+    def detector_flow(self, idx: np.ndarray, demand: float) -> np.ndarray:
+        """Vehicles per hour over each loop of the junctions `idx` at a city demand level; a
+        camera at the junction sees the same vehicles."""
+        d = demand * self.scale[idx]
+        d_ns = d * (1.0 + self.ns_bias[idx])
+        d_ew = d * (1.0 - self.ns_bias[idx])
+        return np.stack([d_ns, d_ew], axis=1)[:, DETECTOR_STAGE] * 700.0 * self.gain[idx]
+
     def generate(
         self,
         idx: np.ndarray,
         cond: Conditions,
         interval_s: np.ndarray,
+        elapsed_s: float,
         rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
         n = len(idx)
@@ -79,7 +88,7 @@ class TrafficSignalModel:
 
         # Vehicles arrive at the stage's demand; loops at the stop line stay occupied by the
         # queue while their approach is red, so occupancy climbs with demand on red.
-        flow = np.stack([d_ns, d_ew], axis=1)[:, DETECTOR_STAGE] * 700.0 * self.gain[idx]
+        flow = self.detector_flow(idx, cond.demand)
         counts = rng.poisson(flow * interval_s[:, None] / 3600.0)
         stage_red = np.stack([ns == RED, ew == RED], axis=1)[:, DETECTOR_STAGE]
         occupancy = np.clip(

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from central.dashboard import aqi, live
+from central.dashboard import aqi, cameras, live
 from central.dashboard.errors import BadQuery, QueryError
 from central.dashboard.queries import TRAFFIC_SUMMARY, History
 from central.dashboard.settings import Settings
@@ -175,6 +175,13 @@ class Dashboard:
         rows.sort(key=lambda r: (not r["faults"], r["district"], r["sensor_id"]))  # faults first
         return rows
 
+    def cameras(self) -> dict[str, Any]:
+        latest = self._get(
+            f"latest:{cameras.SENSOR_TYPE}",
+            lambda: self.history.latest(cameras.SENSOR_TYPE, None, "-1h"),
+        )
+        return {"classes": cameras.vehicle_classes(), "cameras": cameras.camera_rows(latest)}
+
     def alerts(self, start: str, stop: str | None) -> list[dict[str, Any]]:
         """One row per alert (its latest state) with its acknowledgement, newest first. Alerts
         the live feed brought since InfluxDB was last asked are merged in."""
@@ -214,6 +221,7 @@ class Dashboard:
         """Every known sensor with its place and its state colour for the map."""
         air = self.air(standard)
         traffic = self.traffic()
+        camera_view = self.cameras()
         alerts = self.alerts(f"-{self.settings.alerts_lookback}", None)
         active = _active_alerts(alerts)
         now = time.time()
@@ -222,6 +230,8 @@ class Dashboard:
             seen[s["sensor_id"]] = ("air_quality", s["district"], s)
         for t in traffic:
             seen[t["sensor_id"]] = ("traffic_signal", t["district"], t)
+        for c in camera_view["cameras"]:
+            seen[c["sensor_id"]] = (cameras.SENSOR_TYPE, c["district"], c)
         for sid, site in list(self.sites.sites.items()):
             seen.setdefault(sid, (site.sensor_type, site.district, {}))
         out = []
@@ -248,6 +258,13 @@ class Dashboard:
                     )
                 else:
                     state, color, label = "ok", "#3d8bfd", "signal ok"
+            elif stype == cameras.SENSOR_TYPE:
+                if row.get("problems"):
+                    state, color, label = "fault", "#d63384", ", ".join(row["problems"])
+                else:
+                    people = row.get("peopleCount")
+                    label = "camera ok" + (f", {people} people" if people is not None else "")
+                    state, color = "ok", "#3d8bfd"
             elif row.get("aqi") is not None:
                 state, color = "aqi", row["color"]
                 label = f"AQI {row['aqi']} {row['band']} ({row['dominant']})"
@@ -363,6 +380,9 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
     async def traffic(request: Request) -> Response:
         return encoded(await dash.encoded("traffic", dash.traffic))
 
+    async def camera_list(request: Request) -> Response:
+        return encoded(await dash.encoded("cameras", dash.cameras))
+
     async def junction(request: Request) -> Response:
         sid = request.path_params["sensor_id"]
         got = await dash._q(
@@ -452,6 +472,7 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         Route("/api/air", air),
         Route("/api/traffic", traffic),
         Route("/api/traffic/{sensor_id}", junction),
+        Route("/api/cameras", camera_list),
         Route("/api/series", series),
         Route("/api/alerts", alerts),
         Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),

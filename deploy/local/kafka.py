@@ -106,6 +106,8 @@ class Kafka:
 
     def up(self) -> None:
         if self.process.alive():
+            # A broker started before the catalog gained a sensor type lacks its topic.
+            asyncio.run(create_topics(self.bootstrap))
             return
         require_tool(self.name, "java", "install Java 17: apt-get install openjdk-17-jre")
         require_free_port(self.name, self.host, self.port)

@@ -15,6 +15,7 @@ def test_packaged_defaults_load(tmp_path: Path) -> None:
     assert cfg.http.port == 19200
     assert cfg.tsdb.group_id == "tsdb" and cfg.tsdb.topics == (
         "city.air_quality.v1",
+        "city.camera.v1",
         "city.traffic_signal.v1",
     )
     assert cfg.kafka.bootstrap and cfg.influx.url and cfg.influx.bucket

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from influxdb_client import BucketRetentionRules, InfluxDBClient
+from influxdb_client import InfluxDBClient
 
 from central.alert_sink import alert_record
 from central.config import CentralConfig, parse
@@ -33,11 +33,9 @@ from edge.reading import Reading, encode
 from edge.topics import ALERTS
 from firmware_sim.scenario import parse_scenario
 from firmware_sim.simulator import Simulator
+from tests.central.conftest import TEST_BUCKET
 
 pytestmark = pytest.mark.integration
-
-TEST_BUCKET = "citygate-central-tests"
-
 
 # Simulated devices follow the time of day, so the fleet always starts at the same instant and
 # its readings are then moved, by whole hours, to end within the last hour: the same values on
@@ -119,23 +117,6 @@ class Topics:
             await admin.delete_topics(list(self.names))
         finally:
             await admin.close()
-
-
-@pytest.fixture(scope="module")
-def influx(connections: Connections) -> Connections:
-    """The stack's connections with a bucket of these tests' own (created once, kept a day):
-    other users of the shared bucket cannot cause field type conflicts here."""
-    conn = connections.with_influx(bucket=TEST_BUCKET)
-    with InfluxDBClient(
-        url=conn.influx.url, token=conn.influx.token.get_secret_value(), org=conn.influx.org
-    ) as c:
-        buckets = c.buckets_api()
-        if buckets.find_bucket_by_name(TEST_BUCKET) is None:
-            retention = BucketRetentionRules(type="expire", every_seconds=86400)
-            buckets.create_bucket(
-                bucket_name=TEST_BUCKET, org=conn.influx.org, retention_rules=retention
-            )
-    return conn
 
 
 @pytest.fixture

@@ -61,6 +61,24 @@ def traffic_fields(rng: random.Random, faulty: bool) -> dict[str, Any]:
     return fields
 
 
+def camera_fields(rng: random.Random, faulty: bool) -> dict[str, Any]:
+    people = rng.randint(0, 80)
+    return {
+        "peopleCount": people,
+        "occupancy": round(people / 300, 3),
+        "averageCrowdSpeed": round(rng.uniform(3.5, 5.5), 1) if people else 0.0,
+        "congested": False,
+        "intensity_car": rng.randint(0, 40),
+        "intensity_bus": rng.randint(0, 3),
+        "intensity_bicycle": rng.randint(0, 6),
+        "intensity_motorcycle": rng.randint(0, 5),
+        "online": True,
+        "frameRate": round(rng.gauss(25, 0.3), 1),
+        "tamper": "moved" if faulty else "none",
+        "lowLight": False,
+    }
+
+
 def _value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -90,6 +108,8 @@ def sensor_lines(
             ts = now - int((points - 1 - k) * step_s * 1e9) - 1_000_000
             if stype == "air_quality":
                 fields = air_fields(rng, level)
+            elif stype == "camera":
+                fields = camera_fields(rng, faulty=i % 11 == 0)
             else:
                 fields = traffic_fields(rng, faulty=i % 11 == 0)
             fields["seq"] = k

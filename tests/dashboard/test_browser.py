@@ -18,7 +18,7 @@ from tests.dashboard.server import Server
 
 pytestmark = pytest.mark.integration
 
-VIEWS = ("map", "air", "traffic", "alerts", "gateways", "history")
+VIEWS = ("map", "air", "traffic", "cameras", "alerts", "gateways", "history")
 
 
 def open_view(page: Any, server: Server, view: str) -> None:
@@ -47,6 +47,9 @@ def test_every_page_loads_without_console_errors(page: Any, server: Server, view
     elif view == "traffic":
         page.click("#traffic-table tr[data-sensor-id]")
         page.wait_for_selector("#detector-table", timeout=15_000)
+    elif view == "cameras":
+        page.click("#cameras-table tr[data-sensor-id]")
+        page.wait_for_selector("#camera-health-table", timeout=15_000)
     elif view == "history":
         page.fill("#hist-sensor", "centro-aq-00001")
         page.click("#hist-go")
@@ -78,12 +81,34 @@ def test_map_shows_every_simulated_sensor(
         "#city-svg [data-sensor-id]", "nodes => nodes.map(n => n.dataset.sensorId)"
     )
     expected = {sid for sid, _, _ in fleet_sensors(city_scenario())}
-    assert len(shown) == len(expected) == 200
+    assert len(shown) == len(expected) == 230
     assert set(shown) == expected
     states = page.eval_on_selector_all(
         "#city-svg [data-state]", "ns => ns.map(n => n.dataset.state)"
     )
     assert "aqi" in states and "fault" in states  # the seeded data has both
+
+
+def test_the_cameras_view_shows_counts_health_and_tamper(page: Any, server: Server) -> None:
+    cameras = [sid for sid, stype, _ in fleet_sensors(city_scenario()) if stype == "camera"]
+    open_view(page, server, "cameras")
+    shown = page.eval_on_selector_all(
+        "#cameras-table tr[data-sensor-id]", "rows => rows.map(r => r.dataset.sensorId)"
+    )
+    assert set(shown) == set(cameras)
+    # The seeded data has a tampered camera (reported moved): it leads the table.
+    first = page.query_selector("#cameras-table tr[data-sensor-id]")
+    assert first is not None and "tamper:moved" in first.text_content()
+    header = page.text_content("#cameras-table tr")
+    for column in ("people", "car", "bus", "bicycle", "motorcycle", "fps", "tamper", "low light"):
+        assert column in header
+    first.click()
+    page.wait_for_selector("#camera-health-table", timeout=15_000)
+    page.wait_for_selector("#camera-chart svg path.line", timeout=15_000)
+    assert "moved" in page.text_content("#camera-health-table")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "cameras-selected.png"))
+    assert page.problems == []
 
 
 def test_a_fault_appears_in_the_alerts_feed_within_seconds(

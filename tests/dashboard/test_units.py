@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from central.dashboard import live, queries, settings
+from central.dashboard.cameras import camera_rows, vehicle_classes
 from deploy.settings import ConfigError
 from tests.dashboard.seed import run_async
 
@@ -182,3 +183,24 @@ def test_a_refreshed_view_is_built_from_fresh_parts() -> None:
     # The refresh asked for the part again rather than taking its stale answer, so the view
     # it stored is new, not one period behind.
     assert cache.get("view", view) == 10
+
+
+def test_camera_rows_put_reported_problems_first() -> None:
+    def row(district: str, **fields: object) -> dict[str, object]:
+        base = {"peopleCount": 3, "intensity_car": 2, "online": True, "tamper": "none"}
+        return {"district": district, "last_seen": 1.0, "fields": {**base, **fields}}
+
+    rows = camera_rows(
+        {
+            "a-cam-1": row("a"),
+            "b-cam-1": row("b", tamper="obscured"),
+            "c-cam-1": row("c", online=False),
+        }
+    )
+    assert [(r["sensor_id"], r["problems"]) for r in rows] == [
+        ("b-cam-1", ["tamper:obscured"]),
+        ("c-cam-1", ["offline"]),
+        ("a-cam-1", []),
+    ]
+    assert vehicle_classes() == ("car", "bus", "bicycle", "motorcycle")
+    assert rows[2]["vehicles"] == {"car": 2, "bus": None, "bicycle": None, "motorcycle": None}

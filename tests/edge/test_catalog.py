@@ -149,7 +149,7 @@ def test_unknown_sensor_type_names_the_known_ones() -> None:
     assert isinstance(info.value, CitygateError) and isinstance(info.value, KeyError)
     assert (
         str(info.value)
-        == "unknown sensor type 'parking'; the catalog knows air_quality, traffic_signal"
+        == "unknown sensor type 'parking'; the catalog knows air_quality, camera, traffic_signal"
     )
     assert CATALOG.get("parking") is None
 

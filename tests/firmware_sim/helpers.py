@@ -13,6 +13,7 @@ def scenario(
     *,
     air: int = 4,
     traffic: int = 4,
+    cameras: int = 0,
     interval_s: float = 1.0,
     faults: list[dict[str, Any]] | None = None,
     seed: int = 5,
@@ -34,6 +35,11 @@ def scenario(
                     "devices": {
                         "air_quality": {"count": air, "interval_s": interval_s},
                         "traffic_signal": {"count": traffic, "interval_s": interval_s},
+                        **(
+                            {"camera": {"count": cameras, "interval_s": interval_s}}
+                            if cameras
+                            else {}
+                        ),
                     },
                 }
             ],

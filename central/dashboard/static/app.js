@@ -4,7 +4,7 @@
 
 const $ = (sel) => document.querySelector(sel);
 const SVGNS = "http://www.w3.org/2000/svg";
-const VIEWS = ["map", "air", "traffic", "alerts", "gateways", "history"];
+const VIEWS = ["map", "air", "traffic", "cameras", "alerts", "gateways", "history"];
 const REFRESH_MS = 10000;
 // Tables show a page of rows at a time: Chromium takes 0.3-0.6 s to lay out a 1,000-row table,
 // against a few milliseconds for a page of 100 (bench/results/dashboard.json).
@@ -17,12 +17,14 @@ const state = {
   sensors: null,
   air: null,
   traffic: null,
+  cameras: null,
+  camera: null,
   alerts: new Map(),
   gateways: new Map(),
   selected: null,
   airSelected: null,
   junction: null,
-  pages: { air: 0, traffic: 0, alerts: 0 },
+  pages: { air: 0, traffic: 0, cameras: 0, alerts: 0 },
 };
 
 function esc(value) {
@@ -220,6 +222,10 @@ function renderMap() {
     const title = `<title>${esc(s.sensor_id)}: ${esc(s.label)}</title>`;
     if (s.sensor_type === "traffic_signal") {
       out.push(`<rect ${attrs} x="${(cx - 4).toFixed(1)}" y="${(cy - 4).toFixed(1)}" width="8" height="8">${title}</rect>`);
+    } else if (s.sensor_type === "camera") {
+      const x = Number(cx), y = Number(cy);
+      const corners = [[x, y - 5.5], [x + 5, y + 3.5], [x - 5, y + 3.5]].map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`);
+      out.push(`<polygon ${attrs} points="${corners.join(" ")}">${title}</polygon>`);
     } else {
       out.push(`<circle ${attrs} cx="${cx}" cy="${cy}" r="4.5">${title}</circle>`);
     }
@@ -232,7 +238,8 @@ function renderMap() {
     Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(", ");
   const legend = state.standard.bands.map((b) => `<li><i class="swatch" style="background:${esc(b.color)}"></i>${esc(b.name)}</li>`);
   legend.push('<li><i class="swatch" style="background:#3d8bfd"></i>signal ok (square)</li>');
-  legend.push('<li><i class="swatch" style="background:#d63384"></i>signal fault</li>');
+  legend.push('<li><i class="swatch" style="background:#d63384"></i>signal or camera fault</li>');
+  legend.push('<li><i class="swatch" style="background:#3d8bfd"></i>camera ok (triangle)</li>');
   legend.push('<li><i class="swatch" style="background:#8a8f98"></i>silent</li>');
   legend.push('<li><i class="swatch" style="background:#fff"></i>white ring: active alert</li>');
   $("#map-legend").innerHTML = legend.join("");
@@ -330,6 +337,49 @@ async function loadJunction() {
   $("#traffic-detectors").innerHTML = `<table class="grid" id="detector-table"><tr><th>detector</th><th>flow</th><th>occupancy</th><th>fault</th></tr>${rows.join("")}</table>`;
   const data = await api(`/api/series?type=traffic_signal&sensor_id=${encodeURIComponent(sid)}&fields=intensity,averageVehicleSpeed&${rangeQuery()}`);
   lineChart($("#traffic-chart"), data.series, []);
+}
+
+// ---- cameras -----------------------------------------------------------------------------
+
+const yesNo = (v) => (v === true ? "yes" : v === false ? "no" : "–");
+
+function renderCameras() {
+  const data = state.cameras;
+  if (!data) return;
+  const filter = $("#cameras-filter").value.trim().toLowerCase();
+  const shown = data.cameras.filter((c) => !filter || `${c.sensor_id} ${c.district} ${c.problems.join(" ")} ${c.tamper}`.toLowerCase().includes(filter));
+  const head = `<tr><th>camera</th><th>district</th><th>people</th><th>occupancy</th><th>crowd km/h</th>
+    ${data.classes.map((c) => `<th>${esc(c)}</th>`).join("")}<th>congested</th><th>online</th><th>fps</th>
+    <th>tamper</th><th>low light</th><th>problems</th><th>last seen</th></tr>`;
+  $("#cameras-table").innerHTML = head + paged("cameras", shown).map((c) => `
+    <tr class="clickable" data-sensor-id="${esc(c.sensor_id)}">
+      <td>${esc(c.sensor_id)}</td><td>${esc(c.district)}</td>
+      <td class="num">${fmt(c.peopleCount)}</td><td class="num">${c.occupancy == null ? "–" : (c.occupancy * 100).toFixed(1) + " %"}</td>
+      <td class="num">${fmt(c.averageCrowdSpeed)}</td>
+      ${data.classes.map((k) => `<td class="num">${fmt(c.vehicles[k])}</td>`).join("")}
+      <td>${yesNo(c.congested)}</td><td>${yesNo(c.online)}</td><td class="num">${fmt(c.frameRate)}</td>
+      <td class="${c.tamper && c.tamper !== "none" ? "fault" : "muted"}">${esc(c.tamper || "–")}</td>
+      <td>${yesNo(c.lowLight)}</td>
+      <td class="${c.problems.length ? "fault" : "muted"}">${esc(c.problems.join(", ") || "none")}</td>
+      <td>${ago(c.last_seen)}</td>
+    </tr>`).join("");
+}
+
+async function loadCamera() {
+  const sid = state.camera;
+  if (!sid) return;
+  const c = state.cameras && state.cameras.cameras.find((x) => x.sensor_id === sid);
+  $("#camera-title").textContent = `Camera ${sid}`;
+  $("#camera-health").innerHTML = c
+    ? `<table class="grid" id="camera-health-table">
+        <tr><th>online</th><td>${yesNo(c.online)}</td></tr>
+        <tr><th>frame rate</th><td>${fmt(c.frameRate)} fps</td></tr>
+        <tr><th>tamper</th><td class="${c.tamper && c.tamper !== "none" ? "fault" : "muted"}">${esc(c.tamper || "–")}</td></tr>
+        <tr><th>low light</th><td>${yesNo(c.lowLight)}</td></tr></table>`
+    : '<p class="muted">No recent reading.</p>';
+  const fields = ["peopleCount", ...state.cameras.classes.map((k) => `intensity_${k}`)].join(",");
+  const data = await api(`/api/series?type=camera&sensor_id=${encodeURIComponent(sid)}&fields=${fields}&${rangeQuery()}`);
+  lineChart($("#camera-chart"), data.series, []);
 }
 
 // ---- alerts ------------------------------------------------------------------------------
@@ -444,6 +494,10 @@ async function refresh(view = state.view) {
       state.traffic = await api("/api/traffic");
       renderTraffic();
       if (state.junction) await loadJunction();
+    } else if (view === "cameras") {
+      state.cameras = await api("/api/cameras");
+      renderCameras();
+      if (state.camera) await loadCamera();
     } else if (view === "alerts") {
       const data = await api(`/api/alerts?${rangeQuery()}`);
       for (const a of data.alerts) {
@@ -538,6 +592,11 @@ async function main() {
     if (id) { state.junction = id; loadJunction().catch((err) => status(err.message)); }
   });
   pager("traffic", renderTraffic);
+  $("#cameras-table").addEventListener("click", (e) => {
+    const id = e.target.closest("[data-sensor-id]")?.dataset.sensorId;
+    if (id) { state.camera = id; loadCamera().catch((err) => status(err.message)); }
+  });
+  pager("cameras", renderCameras);
   pager("alerts", renderAlerts);
   for (const id of ["#alert-severity", "#alert-state"]) {
     $(id).addEventListener("change", () => { state.pages.alerts = 0; renderAlerts(); });
@@ -546,8 +605,13 @@ async function main() {
     const button = e.target.closest("button.ack");
     if (button) acknowledge(button.dataset.alertId);
   });
+  const HISTORY_FIELDS = {
+    air_quality: "pm25,pm10,no2",
+    traffic_signal: "intensity,occupancy,averageVehicleSpeed",
+    camera: "peopleCount,intensity_car,frameRate",
+  };
   $("#hist-type").addEventListener("change", () => {
-    $("#hist-fields").value = $("#hist-type").value === "air_quality" ? "pm25,pm10,no2" : "intensity,occupancy,averageVehicleSpeed";
+    $("#hist-fields").value = HISTORY_FIELDS[$("#hist-type").value];
   });
   $("#hist-go").addEventListener("click", () => loadHistory().catch((err) => status(err.message)));
   window.addEventListener("hashchange", route);

@@ -337,8 +337,9 @@ def grid_params(
 
 
 # Every tuned hyper-parameter of the detector and the values `search_cross_validate` may give
-# it: the middle value is the starting point, the others a step down and up (about x0.5 and x2
-# for rates, finer for the alarm bar and the two evidence scales, whose effect is steeper).
+# it: the middle value is the starting point, the others a step down and up (x0.5 and x2 for
+# the rates, windows and clip, about x3 for the range's slow decay, finer for the alarm bar and
+# the two evidence scales, whose effect on the alarms is steeper).
 # Not searched: `warmup` (NAB's probationary period replaces it), `long_alpha` (HTM's published
 # window of 8,640 values) and `tod_buckets` (half-hours of a day).
 SEARCH: Mapping[str, Sequence[float]] = {
@@ -404,7 +405,8 @@ def coordinate_search(
 
     Cyclic coordinate ascent: each axis in turn takes its best value with the others held, for
     at most `sweeps` passes or until a pass changes nothing. An exhaustive grid of 11 axes
-    would be 3^11 corpus passes; this is a few dozen, shared between folds through `cache`.
+    would be 3^11 corpus passes; a pass of this is at most 1 + 2 per axis, and the folds share
+    the parameter sets they have in common through `cache`.
     A value must beat the current one to replace it, so ties keep the earlier choice.
     """
     subset = [cache.corpus[i] for i in idx]

@@ -197,6 +197,12 @@ def test_cli_cv_and_results_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(central, [*argv, "--cv", "--results-dir", str(out)])
     assert result.exit_code == 0, result.output
     assert "leave-one-category-out" in result.output and "held-out corpus" in result.output
+    # Every profile reports each category's held-out score and the mean beside the in-sample.
+    for profile in nab.PROFILES:
+        assert f"{profile.name}: in-sample" in result.output
+    assert result.output.count("mean (with windows)") == len(nab.PROFILES)
+    for category in ("alpha", "beta", "gamma"):
+        assert result.output.count(f"  {category} ") == len(nab.PROFILES)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.csv"))
     det = "citygate-univariate"
     assert files == [

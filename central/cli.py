@@ -71,8 +71,9 @@ def evaluate() -> None:
 @click.option(
     "--cv",
     is_flag=True,
-    help="Also choose the hyper-parameters by leave-one-category-out cross-validation over "
-    "nab.GRID and print each category's held-out score beside the in-sample one.",
+    help="Also choose every hyper-parameter by leave-one-category-out cross-validation "
+    "(coordinate search over nab.SEARCH) and print each category's held-out score beside "
+    "the in-sample one.",
 )
 @click.option(
     "--results-dir",
@@ -119,21 +120,23 @@ def evaluate_nab(data_dir: Path, labels_file: Path, cv: bool, results_dir: Path 
 
 
 def _cross_validate(corpus: list[nab.Series]) -> None:
-    grid = nab.grid_params()
+    cache = nab.ScoreCache(corpus)
+    start = nab.search_start()
     started = time.perf_counter()
-    by_point = [nab.univariate_scores(corpus, p) for p in grid]
-    folds = nab.cross_validate(corpus, by_point)
+    folds = nab.search_cross_validate(cache, nab.SEARCH, start)
     elapsed = time.perf_counter() - started
-    axes = list(nab.GRID)
+    axes = list(nab.SEARCH)
     click.echo(
-        f"\nleave-one-category-out cross-validation over {len(grid)} grid points "
-        f"({', '.join(f'{a} {list(nab.GRID[a])}' for a in axes)}), {elapsed:.1f}s; "
-        f"one grid point per fold, chosen by the {nab.STANDARD.name} profile, and a threshold "
-        "per profile (NAB: one parameter set per detector)"
+        f"\nleave-one-category-out cross-validation: every hyper-parameter of nab.SEARCH "
+        f"({', '.join(f'{a} {list(nab.SEARCH[a])}' for a in axes)}) chosen by coordinate "
+        f"search from the middle values, {len(cache.points)} parameter sets scored, "
+        f"{elapsed:.1f}s; one parameter set per fold, chosen by the {nab.STANDARD.name} "
+        "profile, and a threshold per profile (NAB: one parameter set per detector)"
     )
 
     def chosen(k: int) -> str:
-        return ", ".join(f"{a}={getattr(grid[k], a):g}" for a in axes)
+        moved = [a for a in axes if getattr(cache.points[k], a) != getattr(start, a)]
+        return ", ".join(f"{a}={getattr(cache.points[k], a):g}" for a in moved) or "start"
 
     def cell(value: float | None) -> str:
         return f"{value:>10.1f}" if value is not None else f"{'-':>10}"

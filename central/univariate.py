@@ -32,8 +32,8 @@ class UnivariateParams:
     scale_alpha: float = 0.005  # spread (mean absolute residual) of each forecast
     clip: float = 4.0  # Huber clip of an update, in spreads: spikes barely move the baseline
     tod_buckets: int = 48  # time-of-day profile resolution
-    tod_alpha: float = 0.05  # per visit of a bucket
-    drift_alpha: float = 0.03  # recent mean of scaled residuals, for level shifts and drift
+    tod_alpha: float = 0.025  # per visit of a bucket
+    drift_alpha: float = 0.06  # recent mean of scaled residuals, for level shifts and drift
     short_window: int = 10  # values in the likelihood's recent mean of surprise
     # The likelihood's long-run mean and variance of the raw surprise: HTM's window of 8640
     # values (a month at 5 min), an equal-weight mean until then.

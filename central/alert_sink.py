@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import structlog
@@ -18,25 +17,17 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from tenacity import RetryCallState
 
-from central.alerts import Alert
 from central.config import Influx, Kafka
 from central.influx_writer import InfluxWriter, Wait
 from central.line_protocol import field_text, series_key
 from central.metrics import CentralMetrics
 from deploy.retry import async_retrying
+from edge.messages import Alert
 
 log = structlog.get_logger("central.alerts")
 
 MEASUREMENT = "alerts"
 _encoder = msgspec.json.Encoder()
-
-
-def alert_record(alert: Alert, *, seq: bool = True) -> dict[str, Any]:
-    """The alert.v1 document; alerts not caused by a reading (a gateway) carry seq null."""
-    doc: dict[str, Any] = msgspec.structs.asdict(alert)
-    if not seq:
-        doc["seq"] = None
-    return doc
 
 
 def alert_line(alert: Alert) -> str:
@@ -94,11 +85,11 @@ class AlertSink:
         await self.producer.stop()
         self.writer.close()
 
-    async def publish(self, alerts: Sequence[Alert], wait: Wait, *, with_seq: bool = True) -> None:
+    async def publish(self, alerts: Sequence[Alert], wait: Wait) -> None:
         if not alerts:
             return
         await asyncio.gather(
-            self._to_kafka(alerts, wait, with_seq),
+            self._to_kafka(alerts, wait),
             self.writer.write([alert_line(a) for a in alerts], MEASUREMENT, wait),
         )
         for a in alerts:
@@ -113,7 +104,7 @@ class AlertSink:
                 district=a.district,
             )
 
-    async def _to_kafka(self, alerts: Sequence[Alert], wait: Wait, with_seq: bool) -> None:
+    async def _to_kafka(self, alerts: Sequence[Alert], wait: Wait) -> None:
         def failed(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             self.metrics.write_errors.labels(self.group, "kafka", type(exc).__name__).inc()
@@ -127,7 +118,7 @@ class AlertSink:
                 futures = [
                     await self.producer.send(
                         self.topic,
-                        _encoder.encode(alert_record(a, seq=with_seq)),
+                        _encoder.encode(a),
                         key=a.sensor_id.encode(),
                     )
                     for a in alerts

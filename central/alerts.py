@@ -9,35 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, KeysView
 from dataclasses import dataclass
-from typing import Literal
 
 import msgspec
 
-Severity = Literal["info", "warning", "critical"]
-AlertState = Literal["raised", "cleared"]
+from edge.messages import Alert, Severity
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
-
-
-class Alert(msgspec.Struct, frozen=True, kw_only=True):
-    """One alert transition, as written to city.alerts.v1 and the InfluxDB "alerts" measurement.
-
-    `alert_id` is the same for the raised and the cleared record of one episode, and is derived
-    from the sensor, type and first seq, so re-processing produces the same id (idempotent writes).
-    """
-
-    alert_id: str
-    sensor_id: str
-    sensor_type: str
-    district: str
-    type: str
-    severity: Severity
-    state: AlertState
-    start: int  # ns, timestamp of the reading that raised it
-    end: int | None  # ns, timestamp of the reading that cleared it
-    value: float | None
-    explanation: str
-    seq: int  # seq of the reading that caused this transition
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from central.alerts import Alert, AlertTracker, Finding, SensorRef
+from central.alerts import AlertTracker, Finding, SensorRef
 from central.camera_rules import (
     FrameRate,
     FrozenFrame,
@@ -43,6 +43,7 @@ from central.rules import (
     pm25_above_pm10,
 )
 from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateParams
+from edge.messages import Alert
 from edge.reading import FieldValue, Location, Reading
 
 TRAFFIC_SIGNAL = "traffic_signal"

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from central.alerts import Alert
+from edge.messages import Alert
 from edge.reading import Reading
 
 _HOUR_NS = 3_600 * 1_000_000_000

@@ -13,31 +13,23 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 import structlog
 from aiokafka import TopicPartition
 
 from central.alert_sink import AlertSink
-from central.alerts import Alert
 from central.config import Liveness
 from central.consumer import Record, skip_record
 from central.influx_writer import InfluxWriter, Wait
 from central.line_protocol import escape_key, field_text, series_key
 from central.metrics import CentralMetrics
+from edge.messages import Alert, GatewayStatus
 
 log = structlog.get_logger("central.liveness")
 
 MEASUREMENT = "gateway_status"
 ALERT_TYPE = "gateway_offline"
-
-
-class GatewayStatus(msgspec.Struct, frozen=True):
-    gateway_id: str
-    ts: int
-    uptime_s: float
-    figures: dict[str, Any] = {}
 
 
 _decoder = msgspec.json.Decoder(GatewayStatus)
@@ -131,7 +123,7 @@ class LivenessWatch:
                     f"no heartbeat from gateway {gateway_id} for {quiet_s:.0f}s "
                     f"(expected every {gw.interval_s:.1f}s)"
                 ),
-                seq=0,
+                seq=None,  # not caused by a reading
             )
             out.append(gw.offline)
         return out
@@ -172,7 +164,7 @@ class LivenessHandler:
             if line is not None:
                 lines.append(line)
         await self.writer.write(lines, MEASUREMENT, wait)
-        await self.sink.publish(transitions, wait, with_seq=False)
+        await self.sink.publish(transitions, wait)
         self.metrics.gateways_offline.set(self.watch.offline)
 
     async def tick(self, wait: Wait, caught_up: bool) -> None:
@@ -180,7 +172,7 @@ class LivenessHandler:
         if now < self._next_check or not caught_up:
             return
         self._next_check = now + self.cfg.check_s
-        await self.sink.publish(self.watch.check(time.time_ns()), wait, with_seq=False)
+        await self.sink.publish(self.watch.check(time.time_ns()), wait)
         self.metrics.gateways_offline.set(self.watch.offline)
 
     def assigned(self, partitions: set[TopicPartition]) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 import click
 import yaml
 
-from central.alerts import Alert
 from central.detect import Detector
 from central.evaluation import FAULT_OF_ALERT, FaultLabel, FaultScore, evaluate_alerts
 from edge import mqtt_json
 from edge.codec import Rejected
+from edge.messages import Alert
 from edge.reading import Reading
 from edge.serial_codecs import CODECS
 from firmware_sim.scenario import parse_scenario

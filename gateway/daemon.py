@@ -17,6 +17,7 @@ import structlog
 
 from deploy.health import HealthServer, make_app
 from deploy.supervise import Supervisor, cancel, run_until_signalled
+from edge.messages import GatewayStatus
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayFailed, GatewayStateError
@@ -129,12 +130,12 @@ class Gateway:
             now = clock()
             if self.sink is not None and now >= next_beat:
                 next_beat = now + self.cfg.heartbeat_s
-                beat = {
-                    "gateway_id": self.cfg.gateway_id,
-                    "ts": time.time_ns(),
-                    "uptime_s": round(time.time() - self.started, 3),
-                    "figures": self.figures(),
-                }
+                beat = GatewayStatus(
+                    self.cfg.gateway_id,
+                    time.time_ns(),
+                    round(time.time() - self.started, 3),
+                    self.figures(),
+                )
                 beat_task = asyncio.create_task(
                     self.sink.send_status(
                         GATEWAY_STATUS, self.cfg.gateway_id.encode(), msgspec.json.encode(beat)

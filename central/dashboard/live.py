@@ -17,15 +17,19 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from edge.messages import Alert, GatewayStatus
 from edge.topics import ALERTS as ALERTS_TOPIC
 from edge.topics import GATEWAY_STATUS as STATUS_TOPIC
 from edge.topics import PARTITIONS
 
 _KEEP_ALERTS: Final = 5000
+_alert = msgspec.json.Decoder(Alert)
+_status = msgspec.json.Decoder(GatewayStatus)
 _QUEUE: Final = 1000
 
 log = structlog.get_logger("citygate.dashboard.live")
@@ -199,13 +203,9 @@ def _dispatch(hub: Hub, topic: str, value: bytes | None) -> None:
     if not value:
         return
     try:
-        doc = json.loads(value)
-    except ValueError:
-        log.warning("live_undecodable", topic=topic, size=len(value))
-        return
-    if not isinstance(doc, dict):
-        return
-    if topic == ALERTS_TOPIC:
-        hub.add_alert(doc)
-    else:
-        hub.add_heartbeat(doc)
+        if topic == ALERTS_TOPIC:
+            hub.add_alert(msgspec.structs.asdict(_alert.decode(value)))
+        else:
+            hub.add_heartbeat(msgspec.structs.asdict(_status.decode(value)))
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("live_undecodable", topic=topic, size=len(value), error=str(exc)[:200])

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from central.alerts import Alert
 from central.detect import Detector
 from citygate.sim_eval import FIXED_START, _decode
+from edge.messages import Alert
 from edge.reading import Reading
 from firmware_sim.scenario import parse_scenario
 from firmware_sim.simulator import Simulator

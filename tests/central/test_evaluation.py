@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from central.alerts import Alert
 from central.evaluation import FaultLabel, evaluate_alerts
+from edge.messages import Alert
 from edge.reading import Reading
 
 H = 3_600 * 1_000_000_000

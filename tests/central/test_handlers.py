@@ -11,12 +11,12 @@ import msgspec
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from central.alerts import Alert
 from central.config import parse
 from central.detect import Detector
 from central.detect_service import DetectHandler
-from central.liveness import GatewayStatus, LivenessHandler
+from central.liveness import LivenessHandler
 from central.metrics import CentralMetrics
+from edge.messages import Alert, GatewayStatus
 from edge.reading import Location, Reading, encode
 
 T0 = 1_717_000_000_000_000_000
@@ -26,7 +26,7 @@ class FakeSink:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
 
-    async def publish(self, alerts: Sequence[Alert], wait: Any, *, with_seq: bool = True) -> None:
+    async def publish(self, alerts: Sequence[Alert], wait: Any) -> None:
         self.alerts += alerts
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from central.config import Liveness
-from central.liveness import GatewayStatus, LivenessWatch
+from central.liveness import LivenessWatch
+from edge.messages import GatewayStatus
 
 S = 1_000_000_000
 

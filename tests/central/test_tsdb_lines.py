@@ -18,9 +18,10 @@ from central.line_protocol import (
     plain_fields,
     series_key,
 )
-from central.liveness import GatewayStatus, flatten_figures, status_line
+from central.liveness import flatten_figures, status_line
 from central.metrics import CentralMetrics
 from central.tsdb import PointBuilder, TsdbHandler
+from edge.messages import GatewayStatus
 from edge.reading import Location, Reading, encode
 
 

@@ -13,6 +13,7 @@ from hypothesis import given
 from edge import deadletter, mqtt_json, reading, topics, traffic_line
 from edge.deadletter import DeadLetter
 from edge.errors import SchemaNotFound
+from edge.messages import Alert, GatewayStatus
 from edge.reading import Reading
 from edge.record_schemas import TOPIC_SCHEMAS, load_schema, names
 from edge.serial_codecs import CODECS
@@ -163,3 +164,29 @@ def test_alert_schema_refuses(change: dict[str, Any], message: str) -> None:
 def test_alert_needs_every_member() -> None:
     record = {k: v for k, v in ALERT.items() if k != "end"}
     assert errors("alert.v1", record) == ["'end' is a required property"]
+
+
+@pytest.mark.parametrize("seq", [1041, None])
+def test_the_alert_struct_encodes_what_its_schema_allows(seq: int | None) -> None:
+    alert = Alert(
+        alert_id="aq-1:stuck:1",
+        sensor_id="aq-1",
+        sensor_type="air_quality",
+        district="centro",
+        type="flatline",
+        severity="warning",
+        state="raised",
+        start=1,
+        end=None,
+        value=3.5,
+        explanation="the same value for 12 readings",
+        seq=seq,
+    )
+    record = json.loads(msgspec.json.encode(alert))
+    assert errors("alert.v1", record) == []
+    assert msgspec.json.decode(msgspec.json.encode(alert), type=Alert) == alert
+
+
+def test_the_gateway_status_struct_encodes_what_its_schema_allows() -> None:
+    beat = GatewayStatus("gw-1", 1_700_000_000_000_000_000, 12.5, {"messages_in": 3})
+    assert errors("gateway-status.v1", json.loads(msgspec.json.encode(beat))) == []

@@ -169,18 +169,12 @@ class BufferedClient(mqtt.Client):
             qos = (head >> 1) & 3
             if head >> 4 != PUBLISH >> 4 or qos > 1:
                 break  # paho's reader takes it
-            length, shift, i = 0, 0, pos + 1
-            while i < end and i - pos <= 4:
-                byte = buf[i]
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                i += 1
-                if not byte & 0x80:
-                    break
-            else:
+            header = _varint(buf, pos + 1, end)
+            if header is None:
                 break  # the length is cut, or too long: paho reads or refuses it
+            length, i = header
             stop = i + length
-            if buf[i - 1] & 0x80 or stop > end:
+            if stop > end:
                 break
             j = i + 2 + int.from_bytes(buf[i : i + 2], "big")
             topic = buf[i + 2 : j]
@@ -189,15 +183,10 @@ class BufferedClient(mqtt.Client):
                 mid = int.from_bytes(buf[j : j + 2], "big")
                 j += 2
             if v5:  # properties: skipped (no topic aliases: CONNECT allows the broker none)
-                plen, shift = 0, 0
-                while j < stop:
-                    byte = buf[j]
-                    plen |= (byte & 0x7F) << shift
-                    shift += 7
-                    j += 1
-                    if not byte & 0x80:
-                        break
-                j += plen
+                props = _varint(buf, j, stop)
+                if props is None:
+                    break  # malformed: paho's reader refuses it and closes the connection
+                j = props[1] + props[0]
             if j > stop:
                 break  # malformed: paho's reader refuses it and closes the connection
             out.append(
@@ -211,3 +200,16 @@ class BufferedClient(mqtt.Client):
             self._last_bytes_received = mqtt.time_func()
         assert self.on_publishes is not None
         self.on_publishes(out)
+
+
+def _varint(buf: bytes, i: int, end: int) -> tuple[int, int] | None:
+    """MQTT's variable byte integer at buf[i]: (value, index after it), or None when it is cut by
+    `end` or longer than the four bytes MQTT allows."""
+    value, shift = 0, 0
+    for k in range(i, min(end, i + 4)):
+        byte = buf[k]
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, k + 1
+        shift += 7
+    return None

@@ -46,6 +46,16 @@ def pending(client: BufferedClient) -> int:
     return sock.pending()
 
 
+def send_cut(client: BufferedClient, b: socket.socket, stream: bytes, cuts: list[int]) -> None:
+    """Send `stream` in pieces of the lengths `cuts` (cycled), one client read after each."""
+    pos, i = 0, 0
+    while pos < len(stream):
+        end = min(len(stream), pos + cuts[i % len(cuts)])
+        b.sendall(stream[pos:end])
+        pos, i = end, i + 1
+        assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     a, b = socket.socketpair()
@@ -73,12 +83,7 @@ def test_every_packet_arrives_whole_however_the_stream_is_cut(cuts: list[int]) -
     a.setblocking(False)
     try:
         client, got = client_on(a)
-        pos, i = 0, 0
-        while pos < len(stream):
-            end = min(len(stream), pos + cuts[i % len(cuts)])
-            b.sendall(stream[pos:end])
-            pos, i = end, i + 1
-            assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        send_cut(client, b, stream, cuts)
         while len(got) < len(sent):
             assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
         assert got == sent
@@ -206,12 +211,7 @@ def _read_all(stream: bytes, cuts: list[int], bulk: bool) -> list[Publish]:
         if bulk:
             client.on_publishes = got.extend
         client._sock = BufferedSocket(a)
-        pos, i = 0, 0
-        while pos < len(stream):
-            end = min(len(stream), pos + cuts[i % len(cuts)])
-            b.sendall(stream[pos:end])
-            pos, i = end, i + 1
-            assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        send_cut(client, b, stream, cuts)
         for _ in range(len(stream)):
             if not pending(client) and client._in_packet["command"] == 0:
                 break

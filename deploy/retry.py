@@ -26,6 +26,14 @@ def backoff(min_s: float, max_s: float) -> wait_base:
     return wait_exponential_jitter(multiplier=min_s, max=max_s, jitter=min_s)
 
 
+def delay(min_s: float, max_s: float, attempt: int) -> float:
+    """The wait `backoff` gives before retry number `attempt` (1, 2, ...), for loops that
+    schedule their retries themselves (a sink's Backpressure says when)."""
+    state = RetryCallState(Retrying(), None, (), {})
+    state.attempt_number = attempt
+    return float(backoff(min_s, max_s)(state))
+
+
 def async_retrying(
     min_s: float,
     max_s: float,

@@ -10,6 +10,7 @@ CitygateError                     edge.errors: what failed, on which device, fil
  ├── ConfigError                  deploy.settings: a configuration value is wrong (names the key)
  ├── StackError                   deploy.errors: a local service cannot start or answer
  ├── GatewayError                 gateway.errors: the gateway cannot run
+ │    ├── Backpressure            gateway.sinks: a sink cannot take records now (retry after)
  │    ├── GatewayStateError       its state file cannot be read or written
  │    ├── GatewayFailed           a task died; the daemon exits non-zero to be restarted
  │    └── JournalError            the journal cannot store or read records

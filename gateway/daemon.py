@@ -28,6 +28,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.mqtt_source import MQTTSourceRunner
 from gateway.routing import Router
 from gateway.serial_source import SerialSourceRunner
+from gateway.sinks import drain
 from gateway.sources import Inbound, Source
 from gateway.state import GatewayState, SerialSeqs
 
@@ -163,7 +164,7 @@ class Gateway:
             torn_records=self.journal.recovered_torn_records,
             corrupt_records=self.journal.corrupt_records,
         )
-        self.sink = KafkaSink(self.cfg.kafka, self.journal, self.metrics)
+        self.sink = KafkaSink(self.cfg.kafka, self.metrics)
         if self.cfg.mqtt is not None:
             self.sources.append(MQTTSourceRunner(self.cfg.mqtt, self.metrics, self.state))
         self.sources += [SerialSourceRunner(p, self.metrics) for p in self.cfg.serial]
@@ -172,7 +173,16 @@ class Gateway:
         )
         http.start()
         async with Supervisor("gateway") as tasks:
-            sink_task = tasks.start("kafka-sink", self.sink.run())
+            kafka = self.cfg.kafka
+            sink_task = tasks.start(
+                "kafka-sink",
+                drain(
+                    self.journal,
+                    self.sink,
+                    max_records=kafka.max_inflight_records,
+                    max_bytes=16 * kafka.max_batch_bytes,
+                ),
+            )
             source_tasks = [tasks.start(s.name, s.run(self.deliver)) for s in self.sources]
             house = tasks.start("housekeeping", self._housekeeping())
             await tasks.wait(stop)

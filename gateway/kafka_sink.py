@@ -1,8 +1,9 @@
-"""Kafka sink: sends journal records with an idempotent acks=all producer, then releases them.
+"""Kafka sink (gateway.sinks.Sink): sends journal records with an idempotent acks=all producer
+and says how many Kafka acknowledged; gateway.sinks.drain releases those from the journal.
 
-Records leave the journal only once Kafka acknowledged them. On any failure the unacknowledged
-rest is rewound and sent again after a pause: at least once, with per-sensor order kept because
-the journal hands records out strictly in append order and one key maps to one partition.
+On any failure the unacknowledged rest is handed out again: at least once, with per-sensor
+order kept because the journal hands records out strictly in append order and one key maps to
+one partition.
 
 While Kafka is unreachable no producer is kept alive: aiokafka's sender retries a dead broker
 without pause (a core and ~10,000 log lines a second), so the sink drops the producer and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -22,10 +23,11 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from deploy.retry import async_retrying
+from deploy.retry import delay
 from gateway.config import Kafka
-from gateway.journal import Journal, JournalRecord
+from gateway.journal import JournalRecord
 from gateway.metrics import GatewayMetrics
+from gateway.sinks import Backpressure
 
 log = structlog.get_logger("gateway.kafka")
 
@@ -65,29 +67,26 @@ def fail_queued(accumulator: Any, error: KafkaError) -> None:
 
 
 class KafkaSink:
-    """`producer_factory` and `sleep` are seams for unit tests; the daemon keeps the defaults."""
+    """`producer_factory` is the seam for unit tests; the daemon keeps the default."""
 
     name = "kafka"
 
     def __init__(
         self,
         cfg: Kafka,
-        journal: Journal,
         metrics: GatewayMetrics,
         *,
         producer_factory: Callable[..., AIOKafkaProducer] = AIOKafkaProducer,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.cfg = cfg
-        self.journal = journal
         self.metrics = metrics
         self._producer_factory = producer_factory
-        self._sleep = sleep
         self.producer: AIOKafkaProducer | None = None
         self.connected = False  # the last request to Kafka succeeded
         self.last_ok: float | None = None  # time.monotonic() of that request
         self.connect_failures = 0  # since the last successful connect, for its log line
         self.reported_down = False  # kafka_unreachable was logged since the last success
+        self._down_since: float | None = None  # time.monotonic() of this outage's first attempt
         self._partitions: dict[str, list[int]] = {}
         self._key_partition: dict[str, dict[bytes, int]] = {}
 
@@ -136,24 +135,40 @@ class KafkaSink:
             raise
 
     async def start(self) -> None:
-        """Connect, backing off: the gateway keeps journaling while Kafka is unreachable."""
-        down_since = time.monotonic()
-        async for attempt in async_retrying(
-            self.cfg.backoff_min_s,
-            self.cfg.backoff_max_s,
-            (KafkaError, OSError, TimeoutError),
-            sleep=self._sleep,
-        ):
-            with attempt:
-                await self._connect_once()
+        """One connect attempt; while Kafka is unreachable, Backpressure says when to try again
+        (exponential backoff with jitter over the attempts of this outage)."""
+        if self.producer is not None:
+            return
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        try:
+            await self._connect_once()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            wait = delay(self.cfg.backoff_min_s, self.cfg.backoff_max_s, self.connect_failures)
+            raise Backpressure(f"kafka unreachable: {exc!r}", retry_after_s=wait) from exc
         self._ok()
         log.info(
             "kafka_connected",
             bootstrap=self.cfg.bootstrap,
             failed_attempts=self.connect_failures,
-            waited_s=round(time.monotonic() - down_since, 3),
+            waited_s=round(time.monotonic() - self._down_since, 3),
         )
         self.connect_failures = 0
+        self._down_since = None
+
+    async def write(self, records: Sequence[JournalRecord]) -> int:
+        """Send `records`; how many leading ones Kafka acknowledged. After a failure the
+        producer is dropped, and the next write reconnects first (Backpressure until then)."""
+        await self.start()
+        acked = await self._send_watched(records)
+        if acked < len(records):
+            await self._abandon()
+        else:
+            self._ok()
+        return acked
+
+    async def flush(self) -> None:
+        """Nothing to do: `write` returns only once Kafka acknowledged what it took."""
 
     async def _reachable(self) -> bool:
         assert self.producer is not None
@@ -163,7 +178,7 @@ class KafkaSink:
                 return True
         return False
 
-    async def _send_watched(self, batch: list[tuple[int, JournalRecord]]) -> int:
+    async def _send_watched(self, batch: Sequence[JournalRecord]) -> int:
         """_send, failed early once no broker accepts a connection, instead of waiting out
         request_timeout_ms with aiokafka's sender spinning."""
         task = asyncio.create_task(self._send(batch))
@@ -172,23 +187,6 @@ class KafkaSink:
                 self._lost(KafkaConnectionError("no broker accepts a connection"))
                 await self._abandon()
         return await task
-
-    async def run(self) -> None:
-        await self.start()
-        while True:
-            batch = self.journal.peek(self.cfg.max_inflight_records, 16 * self.cfg.max_batch_bytes)
-            if not batch:
-                await self.journal.wait_for_records(1.0)
-                continue
-            acked = await self._send_watched(batch)
-            if acked:
-                self.journal.release(batch[acked - 1][0])
-            if acked < len(batch):
-                self.journal.rewind()
-                await self._abandon()
-                await self.start()
-            else:
-                self._ok()
 
     async def _partition(self, topic: str, key: bytes) -> int:
         """The producer's default partition for `key` (murmur2, as Java clients), memoised:
@@ -205,7 +203,7 @@ class KafkaSink:
             partition = cache[key] = DefaultPartitioner()(key, parts, parts)
         return partition
 
-    async def _send(self, batch: list[tuple[int, JournalRecord]]) -> int:
+    async def _send(self, batch: Sequence[JournalRecord]) -> int:
         """Send a batch as one record batch per partition; returns how many leading records
         (in journal order) Kafka acknowledged."""
         # Per partition, records keep journal order, so each sensor's order holds.
@@ -215,7 +213,7 @@ class KafkaSink:
         producer = self.producer
         assert producer is not None
         try:
-            for _, rec in batch:
+            for rec in batch:
                 tp = (rec.topic, await self._partition(rec.topic, rec.key))
                 chain = builders.setdefault(tp, [])
                 if (
@@ -256,7 +254,7 @@ class KafkaSink:
                 break
             acked += 1
         counts: dict[str, int] = {}
-        for _, rec in batch[:acked]:
+        for rec in batch[:acked]:
             counts[rec.topic] = counts.get(rec.topic, 0) + 1
         for topic, n in counts.items():
             self.metrics.records_out.labels(topic).inc(n)

@@ -1,5 +1,6 @@
-"""KafkaSink without a server: with a fake producer and fake sleep, how many journal records
-one send takes (kafka.max_inflight_records) and how long the reconnect waits grow
+"""KafkaSink and gateway.sinks.drain without a server: with a fake producer and fake sleep, how
+many journal records one send takes (the drain's max_records, kafka.max_inflight_records in the
+daemon), which records a partly refused send acknowledged, and how long the reconnect waits grow
 (kafka.backoff_max_s); with aiokafka's real accumulator, that abandoning a producer leaves no
 error unretrieved. The real producer path is tested against Kafka elsewhere."""
 
@@ -18,6 +19,7 @@ from gateway.config import Kafka
 from gateway.journal import Journal, JournalRecord
 from gateway.kafka_sink import KafkaSink, fail_queued
 from gateway.metrics import GatewayMetrics
+from gateway.sinks import drain
 
 
 def rec(i: int) -> JournalRecord:
@@ -112,14 +114,10 @@ def test_max_inflight_records_bounds_each_send(tmp_path: Path) -> None:
         kafka = FakeKafka()
         async with await Journal.open(tmp_path, commit_interval_ms=1) as journal:
             await journal.append([rec(i) for i in range(10)])
-            sink = KafkaSink(
-                Kafka(max_inflight_records=3),
-                journal,
-                GatewayMetrics(),
-                producer_factory=kafka.producer,
-                sleep=kafka.sleep,
+            sink = KafkaSink(Kafka(), GatewayMetrics(), producer_factory=kafka.producer)
+            task = asyncio.create_task(
+                drain(journal, sink, max_records=3, max_bytes=1 << 20, sleep=kafka.sleep)
             )
-            task = asyncio.create_task(sink.run())
             while journal.depth_records:
                 await asyncio.sleep(0)
                 assert not task.done(), task
@@ -137,22 +135,19 @@ def test_only_the_records_before_the_first_refused_one_are_acknowledged(tmp_path
     async def body() -> tuple[int, int, list[int]]:
         async with await Journal.open(tmp_path, commit_interval_ms=1) as journal:
             await journal.append([rec(i) for i in range(12)])
-            sink = KafkaSink(
-                Kafka(),
-                journal,
-                GatewayMetrics(),
-                producer_factory=kafka.producer,
-                sleep=kafka.sleep,
-            )
+            sink = KafkaSink(Kafka(), GatewayMetrics(), producer_factory=kafka.producer)
             await sink.start()
-            batch = journal.peek(100, 1 << 20)
-            part = [await sink._partition(r.topic, r.key) for _, r in batch]
+            batch = [r for _, r in journal.peek(100, 1 << 20)]
+            part = [await sink._partition(r.topic, r.key) for r in batch]
             kafka.failing.add(part[4])  # the partition of the fifth record refuses its batch
-            acked = await sink._send(batch)
+            acked = await sink.write(batch)
             first_refused = next(i for i, p in enumerate(part) if p == part[4])
+            assert sink.producer is None  # dropped: the next write reconnects first
             # The rest goes again after a reconnect; Kafka's own idempotence drops repeats.
-            task = asyncio.create_task(sink.run())
             journal.rewind()
+            task = asyncio.create_task(
+                drain(journal, sink, max_records=100, max_bytes=1 << 20, sleep=kafka.sleep)
+            )
             while journal.depth_records:
                 await asyncio.sleep(0)
                 assert not task.done(), task
@@ -173,11 +168,15 @@ def test_backoff_max_caps_the_reconnect_wait(tmp_path: Path) -> None:
         kafka = FakeKafka(refusals=8)
         async with await Journal.open(tmp_path / str(backoff_max_s)) as journal:
             cfg = Kafka(backoff_min_s=0.5, backoff_max_s=backoff_max_s)
-            sink = KafkaSink(
-                cfg, journal, GatewayMetrics(), producer_factory=kafka.producer, sleep=kafka.sleep
+            sink = KafkaSink(cfg, GatewayMetrics(), producer_factory=kafka.producer)
+            task = asyncio.create_task(
+                drain(journal, sink, max_records=10, max_bytes=1 << 20, sleep=kafka.sleep)
             )
-            await sink.start()
-        assert sink.connected and sink.connect_failures == 0
+            while not sink.connected:
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert sink.connect_failures == 0
         return kafka.waits
 
     # Doubling from 0.5 s (plus up to 0.5 s jitter) passes 2 s by the third wait, 30 s never.

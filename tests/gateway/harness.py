@@ -150,6 +150,18 @@ class GatewayProcess:
             f"gateway not healthy: {self.health()}\n{self.log.read_text()[-3000:]}"
         )
 
+    def wait_journaled(self, n: int, timeout: float = 120) -> dict[str, Any]:
+        """Wait until `n` messages are durable in this process's journal. The publisher's PUBACKs
+        come from the broker, so they say nothing about what the gateway has written yet."""
+        deadline = time.monotonic() + timeout
+        h: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            h = self.health()
+            if h and h["messages_journaled"] >= n:
+                return h
+            time.sleep(0.2)
+        raise AssertionError(f"{n} messages not journaled: {h}")
+
     def wait_drained(self, timeout: float = 120, expect_traffic: bool = True) -> dict[str, Any]:
         """Wait until the journal is empty. With `expect_traffic`, this process must also have
         taken or sent something (an empty journal before the first message proves nothing);

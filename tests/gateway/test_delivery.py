@@ -209,7 +209,7 @@ def test_a_flipped_bit_in_the_journal_costs_one_record(
     pub = Publisher(connections)
     try:
         n = pub.readings(air_readings(d, sensors=10, per_sensor=50))
-        pub.wait_acked(n)  # every reading is durable in the journal
+        offline.wait_journaled(n)
         assert offline.stop() == 0
         [segment] = [p for p in (tmp_path / "journal").glob("*.seg") if p.stat().st_size > 4096]
         data = bytearray(segment.read_bytes())

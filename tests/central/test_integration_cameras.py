@@ -7,10 +7,12 @@ by this test's own gateway id, which the gateway stamps on every reading it ship
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from central.config import parse
 from deploy.connections import Connections
@@ -23,6 +25,23 @@ pytestmark = pytest.mark.integration
 
 CAMERA_TOPIC = topics.reading_topic("camera")
 DURATION_S = 60
+
+
+async def _start_group_at(
+    conn: Connections, group_id: str, offsets: dict[TopicPartition, int]
+) -> None:
+    """Commit `group_id`'s offsets where this test begins: the tsdb group then takes only what
+    the test publishes, not every camera reading the shared topic ever carried (a fuzz run's
+    wild timestamps would make InfluxDB open a shard for every hour they span)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=conn.kafka.bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
 
 
 def _cameras_of_the_scenario() -> set[str]:
@@ -57,6 +76,7 @@ def test_simulated_cameras_reach_kafka_and_influxdb(
             "influx": {"bucket": TEST_BUCKET, "retry_max_s": 2.0, "timeout_ms": 5000},
         }
     )
+    asyncio.run(_start_group_at(connections, f"{tag}-tsdb", collector.start))
     gateway.start()
     try:
         with Running(cfg):

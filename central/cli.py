@@ -71,9 +71,9 @@ def evaluate() -> None:
 @click.option(
     "--cv",
     is_flag=True,
-    help="Also choose every hyper-parameter by leave-one-category-out cross-validation "
-    "(coordinate search over nab.SEARCH) and print each category's held-out score beside "
-    "the in-sample one.",
+    help="Also choose the searched hyper-parameters (nab.SEARCH; the rest stay at their "
+    "defaults) by leave-one-category-out cross-validation and print each category's held-out "
+    "score beside the in-sample one.",
 )
 @click.option(
     "--results-dir",
@@ -127,7 +127,7 @@ def _cross_validate(corpus: list[nab.Series]) -> None:
     elapsed = time.perf_counter() - started
     axes = list(nab.SEARCH)
     click.echo(
-        f"\nleave-one-category-out cross-validation: every hyper-parameter of nab.SEARCH "
+        f"\nleave-one-category-out cross-validation: the hyper-parameters of nab.SEARCH "
         f"({', '.join(f'{a} {list(nab.SEARCH[a])}' for a in axes)}) chosen by coordinate "
         f"search from the middle values, {len(cache.points)} parameter sets scored, "
         f"{elapsed:.1f}s; one parameter set per fold, chosen by the {nab.STANDARD.name} "

@@ -292,3 +292,12 @@ def test_search_cross_validation_chooses_each_fold_without_its_category(tmp_path
     for k in range(len(folds[0].held_out)):
         assert len({cv.held_out[k].choice for cv in folds}) == 1
     assert folds[0].in_sample.normalised > 80 and folds[0].held_out_mean > 50
+
+
+def test_search_starts_at_the_defaults_and_leaves_the_rest_fixed() -> None:
+    # The search's start is the detector as shipped, so `--cv` and the plain command score the
+    # same parameters in-sample; every parameter off the axes stays at its default in every fold.
+    assert nab.search_start() == UnivariateParams()
+    for axis, values in nab.SEARCH.items():
+        assert hasattr(UnivariateParams(), axis)
+        assert list(values) == sorted(set(values)), axis

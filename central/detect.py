@@ -7,6 +7,7 @@ and can be dropped (`drop`) when a partition moves; it is rebuilt from the readi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import deque
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from central.alerts import AlertTracker, Finding, SensorRef
 from central.camera_rules import Junctions
-from central.families import RuleSetting, SensorRules, families
+from central.families import CentralFamily, RuleSetting, SensorRules, families
 from central.rules import (
     DistrictConsensus,
     FieldSpecLike,
@@ -35,14 +36,10 @@ from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateP
 from edge.messages import Alert
 from edge.reading import FieldValue, Location, Reading
 
-# Plan-driven fields (cycle, splits) have their own rule, and per-loop fields are judged by the
-# loop rules: a statistical detector on them would only repeat those alerts. A battery drains
-# monotonically, in steps of its resolution: every step is "novel", none is a sensor fault. A
-# camera's counts per vehicle class are sparse (a bus an hour: every bus is "novel") and are
-# judged against the junction's loops instead.
-_NOT_UNIVARIATE = re.compile(r"^(cycleLength|split_.*|d\d+_.*|batteryLevel|intensity_.*)$")
-# Occupancy is legitimately constant at night and a full battery reads 1.0 for days.
-_NOT_FLATLINE = re.compile(r"(occupancy|batteryLevel)")
+# A battery drains monotonically, in steps of its resolution: every step is "novel", none is a
+# sensor fault; and a full one reads 1.0 for days. The families add the fields their own rules
+# judge and those legitimately constant (central/families/).
+_BATTERY = "batteryLevel"
 # Field sets remembered per schema: devices of one kind send a few, a bound keeps odd senders
 # from growing the cache.
 _MAX_LAYOUTS = 64
@@ -112,6 +109,7 @@ class _Schema:
         numeric: tuple[str, ...],
         specs: Mapping[str, FieldSpecLike],
         district_fields: Sequence[str],
+        family: CentralFamily | None = None,
     ) -> _Schema:
         def bound(name: str, attr: str, missing: float) -> float:
             spec = specs.get(name)
@@ -119,6 +117,7 @@ class _Schema:
             return missing if value is None else float(value)
 
         cols = {n: i for i, n in enumerate(numeric)}
+        not_univariate, not_flatline = _exempt(family)
         return cls(
             names=numeric,
             specs=specs,
@@ -126,13 +125,13 @@ class _Schema:
             low=np.array([bound(n, "min", -math.inf) for n in numeric]),
             high=np.array([bound(n, "max", math.inf) for n in numeric]),
             univariate=np.array(
-                [i for i, n in enumerate(numeric) if not _NOT_UNIVARIATE.match(n)], dtype=np.int64
+                [i for i, n in enumerate(numeric) if not not_univariate.match(n)], dtype=np.int64
             ),
             flat=np.array(
                 [
                     i
                     for i, n in enumerate(numeric)
-                    if (not specs or specs[n].kind == "float") and not _NOT_FLATLINE.search(n)
+                    if (not specs or specs[n].kind == "float") and not not_flatline.search(n)
                 ],
                 dtype=np.int64,
             ),
@@ -197,6 +196,15 @@ class _Layout:
         cols = np.array([names.index(k) for k in keys], dtype=np.int64)
         get = itemgetter(*keys) if len(keys) > 1 else (lambda f: (f[keys[0]],))
         return cls(get, cols, keys == names)
+
+
+@functools.cache
+def _exempt(family: CentralFamily | None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Fields the univariate detector leaves alone (whole names) and fields the flatline rule
+    leaves alone (found in names), for one family."""
+    own = (_BATTERY, family.own_fields) if family and family.own_fields else (_BATTERY,)
+    steady = (_BATTERY, family.steady_fields) if family and family.steady_fields else (_BATTERY,)
+    return re.compile(f"^({'|'.join(own)})$"), re.compile(f"({'|'.join(steady)})")
 
 
 def _as_float(value: object) -> float:
@@ -592,7 +600,8 @@ class Detector:
             )
         schema = self._schemas.get((r.sensor_type, numeric))
         if schema is None:
-            schema = _Schema.build(numeric, specs, self.district.fields)
+            family = self._families.get(r.sensor_type)
+            schema = _Schema.build(numeric, specs, self.district.fields, family)
             self._schemas[(r.sensor_type, numeric)] = schema
         if stype is not None:
             self._kinds[r.sensor_type] = (schema, interval)

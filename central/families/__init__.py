@@ -49,6 +49,12 @@ class RuleSetting:
 class CentralFamily:
     name: str  # the catalog type, and the module's name
     rules: Callable[[str, RuleSetting], SensorRules]  # a new sensor's (by id) rule state
+    # Fields its own rules judge (regex of whole names): a univariate detector on them would
+    # only repeat those alerts.
+    own_fields: str = ""
+    # Fields legitimately constant for long spells (regex found in names), kept from the
+    # flatline rule.
+    steady_fields: str = ""
 
 
 @functools.cache

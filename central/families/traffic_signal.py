@@ -62,4 +62,10 @@ def _rules(sensor_id: str, setting: RuleSetting) -> TrafficSignalRules:
     )
 
 
-FAMILY = CentralFamily("traffic_signal", rules=_rules)
+FAMILY = CentralFamily(
+    "traffic_signal",
+    rules=_rules,
+    # Plan-driven fields (cycle, splits) have the cycle rule, per-loop fields the loop rules.
+    own_fields=r"cycleLength|split_.*|d\d+_.*",
+    steady_fields="occupancy",  # an empty road at night
+)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+import central.families
 from central.camera_rules import Junctions
 from central.detect import Detector, DetectorConfig
 from central.families import RuleSetting, families
 from central.families.camera import CameraRules
 from central.families.traffic_signal import TrafficSignalRules
 from edge.catalog import load_catalog
+from edge.errors import CatalogError
 from edge.reading import Reading
+from tests.family_modules import add_family_module
 
 
 def test_families_with_rules_are_catalog_types() -> None:
@@ -34,3 +41,15 @@ def test_the_detector_gives_rules_only_to_sensors_of_a_family() -> None:
         )
     assert detector._sensors["aq-1"].rules is None
     assert isinstance(detector._sensors["ts-1"].rules, TrafficSignalRules)
+
+
+def test_a_family_module_for_no_catalog_type_stops_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = (
+        "from central.families import CentralFamily\n"
+        "FAMILY = CentralFamily('noise', rules=lambda sensor_id, setting: None)\n"
+    )
+    add_family_module(monkeypatch, central.families, tmp_path, "noise", text)
+    with pytest.raises(CatalogError, match="a catalog type"):
+        families.__wrapped__()

@@ -7,6 +7,7 @@ and can be dropped (`drop`) when a partition moves; it is rebuilt from the readi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import deque
@@ -21,24 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from central.alerts import AlertTracker, Finding, SensorRef
-from central.camera_rules import (
-    FrameRate,
-    FrozenFrame,
-    Junctions,
-    motor_vehicles,
-    reported_health,
-)
+from central.camera_rules import Junctions
+from central.families import CentralFamily, RuleSetting, SensorRules, families
 from central.rules import (
-    CountProfile,
-    CyclePlan,
     DistrictConsensus,
     FieldSpecLike,
     Flatline,
-    LoopDetectors,
     SilenceWatch,
-    StuckPhase,
-    _number,
-    conflicting_greens,
     out_of_range,
     pm25_above_pm10,
 )
@@ -46,17 +36,10 @@ from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateP
 from edge.messages import Alert
 from edge.reading import FieldValue, Location, Reading
 
-TRAFFIC_SIGNAL = "traffic_signal"
-CAMERA = "camera"
-
-# Plan-driven fields (cycle, splits) have their own rule, and per-loop fields are judged by the
-# loop rules: a statistical detector on them would only repeat those alerts. A battery drains
-# monotonically, in steps of its resolution: every step is "novel", none is a sensor fault. A
-# camera's counts per vehicle class are sparse (a bus an hour: every bus is "novel") and are
-# judged against the junction's loops instead.
-_NOT_UNIVARIATE = re.compile(r"^(cycleLength|split_.*|d\d+_.*|batteryLevel|intensity_.*)$")
-# Occupancy is legitimately constant at night and a full battery reads 1.0 for days.
-_NOT_FLATLINE = re.compile(r"(occupancy|batteryLevel)")
+# A battery drains monotonically, in steps of its resolution: every step is "novel", none is a
+# sensor fault; and a full one reads 1.0 for days. The families add the fields their own rules
+# judge and those legitimately constant (central/families/).
+_BATTERY = "batteryLevel"
 # Field sets remembered per schema: devices of one kind send a few, a bound keeps odd senders
 # from growing the cache.
 _MAX_LAYOUTS = 64
@@ -126,6 +109,7 @@ class _Schema:
         numeric: tuple[str, ...],
         specs: Mapping[str, FieldSpecLike],
         district_fields: Sequence[str],
+        family: CentralFamily | None = None,
     ) -> _Schema:
         def bound(name: str, attr: str, missing: float) -> float:
             spec = specs.get(name)
@@ -133,6 +117,7 @@ class _Schema:
             return missing if value is None else float(value)
 
         cols = {n: i for i, n in enumerate(numeric)}
+        not_univariate, not_flatline = _exempt(family)
         return cls(
             names=numeric,
             specs=specs,
@@ -140,13 +125,13 @@ class _Schema:
             low=np.array([bound(n, "min", -math.inf) for n in numeric]),
             high=np.array([bound(n, "max", math.inf) for n in numeric]),
             univariate=np.array(
-                [i for i, n in enumerate(numeric) if not _NOT_UNIVARIATE.match(n)], dtype=np.int64
+                [i for i, n in enumerate(numeric) if not not_univariate.match(n)], dtype=np.int64
             ),
             flat=np.array(
                 [
                     i
                     for i, n in enumerate(numeric)
-                    if (not specs or specs[n].kind == "float") and not _NOT_FLATLINE.search(n)
+                    if (not specs or specs[n].kind == "float") and not not_flatline.search(n)
                 ],
                 dtype=np.int64,
             ),
@@ -213,28 +198,19 @@ class _Layout:
         return cls(get, cols, keys == names)
 
 
+@functools.cache
+def _exempt(family: CentralFamily | None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Fields the univariate detector leaves alone (whole names) and fields the flatline rule
+    leaves alone (found in names), for one family."""
+    own = (_BATTERY, family.own_fields) if family and family.own_fields else (_BATTERY,)
+    steady = (_BATTERY, family.steady_fields) if family and family.steady_fields else (_BATTERY,)
+    return re.compile(f"^({'|'.join(own)})$"), re.compile(f"({'|'.join(steady)})")
+
+
 def _as_float(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
     return float(value)
-
-
-@dataclass
-class _TrafficRules:
-    """The per-controller state of the traffic-signal rules."""
-
-    stuck: StuckPhase
-    loops: LoopDetectors
-    cycle: CyclePlan
-    counts: CountProfile = field(default_factory=CountProfile)
-
-
-@dataclass
-class _CameraRules:
-    """The per-camera state of the camera rules (the cross check lives in `Junctions`)."""
-
-    frame_rate: FrameRate = field(default_factory=FrameRate)
-    frozen: FrozenFrame = field(default_factory=FrozenFrame)
 
 
 @dataclass
@@ -244,8 +220,7 @@ class _SensorState:
     schema: _Schema
     base: int  # first of this sensor's slots, one per numeric field
     location: Location | None
-    traffic: _TrafficRules | None  # traffic signals only
-    camera: _CameraRules | None  # cameras only
+    rules: SensorRules | None  # its family's rules (central/families/), if it has any
     interval_s: float  # the catalog's reporting interval
     last_seq: int = -1
     # The seqs of the latest readings (a seq among them is a duplicate), and their order.
@@ -305,6 +280,8 @@ class Detector:
         )
         self.district = DistrictConsensus()
         self.junctions = Junctions()
+        self._rules = RuleSetting(self.config, self.cycle_plans, self.junctions)
+        self._families = families()
         self._sensors: dict[str, _SensorState] = {}
         self._by_index: list[_SensorState | None] = []
         self._free_indices: list[int] = []
@@ -506,11 +483,8 @@ class Detector:
                 for finding in pm25_above_pm10(rs[row].fields):
                     add(row, finding)
             self._district_values(batch, idx, schema, values, slots, has_pm25)
-        first = batch.states[idx[0]]  # one schema, one sensor type
-        if first.traffic is not None:
-            self._traffic(rs, [batch.states[i] for i in idx], add)
-        elif first.camera is not None:
-            self._camera(rs, [batch.states[i] for i in idx], add)
+        if batch.states[idx[0]].rules is not None:  # one schema, one sensor type
+            self._family_rules(rs, [batch.states[i] for i in idx], add)
         found = batch.found
         for row, finding in hits:
             i = idx[row]
@@ -565,72 +539,17 @@ class Detector:
                 bucket = found[i] = []
             bucket.append(finding)
 
-    def _traffic(
-        self,
-        rs: Sequence[Reading],
-        states: Sequence[_SensorState],
-        add: Callable[[int, Finding], None],
-    ) -> None:
-        tolerance = self.config.cycle_tolerance
-        for row, (r, st) in enumerate(zip(rs, states, strict=True)):
-            rules = st.traffic
-            if rules is None:
-                continue
-            fields = r.fields
-            for finding in (
-                *conflicting_greens(fields),
-                *rules.stuck.check(r.ts, fields),
-                *rules.cycle.check(r.ts, fields, tolerance),
-                *rules.loops.check(r.ts, fields),
-                *rules.counts.check(r.ts, fields, ("intensity",)),
-            ):
-                add(row, finding)
-            self._junction_loops(r, st, row, add)
-
-    def _junction_loops(
-        self, r: Reading, st: _SensorState, row: int, add: Callable[[int, Finding], None]
-    ) -> None:
-        """A controller's position and junction count, for the cameras beside it."""
-        loc = r.location
-        if loc is not None and loc.latitude is not None and loc.longitude is not None:
-            self.junctions.place(r.sensor_id, loc.district, loc.latitude, loc.longitude)
-        count = _number(r.fields.get("intensity"))
-        if count is None:
-            return
-        for camera, check in self.junctions.cameras_at(r.sensor_id).items():
-            check.loops(r.ts, count, self.silence.interval_s(st.index) or st.interval_s)
-            verdict = check.finding("controller", camera)
-            if verdict is not None:
-                add(row, verdict)
-
-    def _camera(
+    def _family_rules(
         self,
         rs: Sequence[Reading],
         states: Sequence[_SensorState],
         add: Callable[[int, Finding], None],
     ) -> None:
         for row, (r, st) in enumerate(zip(rs, states, strict=True)):
-            rules = st.camera
-            if rules is None:
+            if st.rules is None:
                 continue
-            fields = r.fields
-            for finding in (
-                *reported_health(fields),
-                *rules.frame_rate.check(fields),
-                *rules.frozen.check(fields),
-            ):
+            for finding in st.rules.check(r, self.silence.interval_s(st.index) or st.interval_s):
                 add(row, finding)
-            loc, count = r.location, motor_vehicles(fields)
-            if loc is None or loc.latitude is None or loc.longitude is None or count is None:
-                continue
-            paired = self.junctions.pair(r.sensor_id, loc.district, loc.latitude, loc.longitude)
-            if paired is None:
-                continue
-            controller, check = paired
-            check.camera(r.ts, count, self.silence.interval_s(st.index) or st.interval_s)
-            verdict = check.finding("camera", controller)
-            if verdict is not None:
-                add(row, verdict)
 
     def _state(self, r: Reading) -> _SensorState:
         """The reading's sensor state: made on its first reading, updated when it moves."""
@@ -638,19 +557,7 @@ class Detector:
         district = r.location.district if r.location else ""
         if st is None:
             schema, interval = self._kind(r)
-            cfg = self.config
-            traffic = (
-                _TrafficRules(
-                    stuck=StuckPhase(factor=cfg.stuck_phase_cycles),
-                    loops=LoopDetectors(
-                        cycles=cfg.loop_stuck_cycles, expected_zero=cfg.loop_expected_zero
-                    ),
-                    cycle=CyclePlan(plan_s=self.cycle_plans.get(r.sensor_id)),
-                )
-                if r.sensor_type == TRAFFIC_SIGNAL
-                else None
-            )
-            camera = _CameraRules() if r.sensor_type == CAMERA else None
+            family = self._families.get(r.sensor_type)
             index = self._free_indices.pop() if self._free_indices else len(self._by_index)
             st = _SensorState(
                 ref=SensorRef(r.sensor_id, r.sensor_type, district),
@@ -658,8 +565,7 @@ class Detector:
                 schema=schema,
                 base=self._block(len(schema.names)),
                 location=r.location,
-                traffic=traffic,
-                camera=camera,
+                rules=family.rules(r.sensor_id, self._rules) if family is not None else None,
                 interval_s=interval,
             )
             self._set_groups(st, district)
@@ -694,7 +600,8 @@ class Detector:
             )
         schema = self._schemas.get((r.sensor_type, numeric))
         if schema is None:
-            schema = _Schema.build(numeric, specs, self.district.fields)
+            family = self._families.get(r.sensor_type)
+            schema = _Schema.build(numeric, specs, self.district.fields, family)
             self._schemas[(r.sensor_type, numeric)] = schema
         if stype is not None:
             self._kinds[r.sensor_type] = (schema, interval)

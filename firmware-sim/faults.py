@@ -15,12 +15,12 @@ from typing import Final
 import numpy as np
 
 from edge.catalog import Catalog
-from firmware_sim.camera import NOMINAL_FPS, count_fields
 from firmware_sim.errors import ScenarioError
+from firmware_sim.families.camera import NOMINAL_FPS, count_fields
+from firmware_sim.families.traffic_signal import APPROACHES, DETECTORS, refresh_totals
 from firmware_sim.fault_kinds import DEFAULT_FIELD, KINDS
 from firmware_sim.fleet import Fleet
 from firmware_sim.scenario import FaultSpec, Scenario, SerialTransport
-from firmware_sim.traffic_signal import APPROACHES, DETECTORS, refresh_totals
 
 EMISSION: Final = frozenset(
     {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug", "camera_offline"}

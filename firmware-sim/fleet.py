@@ -17,12 +17,13 @@ import numpy as np
 from edge.catalog import load_catalog
 from edge.reading import Location
 from edge.sites import offset
+from firmware_sim.families import families
 from firmware_sim.scenario import MqttTransport, Scenario, SerialTransport
 
-ABBREVIATION = {"air_quality": "aq", "traffic_signal": "ts", "camera": "cam"}
 _M_PER_DEG_LAT = 111_320.0
-# A junction camera hangs on a pole at the corner, a few metres from the controller cabinet.
-CAMERA_OFFSET_M: Final = (6.0, 6.0)
+# A device beside another (a junction camera) hangs on a pole at the corner, a few metres from
+# the other's cabinet.
+BESIDE_OFFSET_M: Final = (6.0, 6.0)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Device:
     location: Location
     interval_ticks: int
     transport: MqttTransport | SerialTransport
-    junction: int = -1  # a camera's co-located signal controller (its index); -1: none
+    junction: int = -1  # the device it stands beside (a camera's signal controller); -1: none
 
 
 class _Wheel:
@@ -56,6 +57,7 @@ class Fleet:
 
     def __init__(self, scenario: Scenario) -> None:
         catalog = load_catalog()
+        sims = families()
         tick_s = scenario.clock.tick_ms / 1000
         rng = np.random.default_rng([scenario.seed & 0xFFFFFFFF, 1])
         self.devices: list[Device] = []
@@ -78,7 +80,7 @@ class Fleet:
                     self.devices.append(
                         Device(
                             index=len(self.devices),
-                            sensor_id=f"{district.name}-{ABBREVIATION[sensor_type]}-{n + 1:05d}",
+                            sensor_id=f"{district.name}-{sims[sensor_type].abbreviation}-{n + 1:05d}",
                             sensor_type=sensor_type,
                             district=district.name,
                             location=Location(
@@ -89,7 +91,9 @@ class Fleet:
                         )
                     )
                     district_of.append(d_index)
-            self._place_cameras(d_index, district_of)
+            for family in sims.values():
+                if family.beside is not None:
+                    self._place_beside(d_index, district_of, family.name, family.beside)
         self.district = np.asarray(district_of, dtype=np.int64)
         self.index = {d.sensor_id: d.index for d in self.devices}
         self.by_type: dict[str, np.ndarray] = {}
@@ -97,7 +101,7 @@ class Fleet:
         offset_arr = np.asarray(offsets, dtype=np.int64)
         intervals = np.asarray([d.interval_ticks for d in self.devices], dtype=np.int64)
         types = np.asarray([d.sensor_type for d in self.devices], dtype=object)
-        for kind in ABBREVIATION:
+        for kind in sims:
             members = np.flatnonzero(types == kind)
             if not len(members):
                 continue
@@ -111,19 +115,20 @@ class Fleet:
                 for i in np.unique(intervals[members])
             ]
 
-    def _place_cameras(self, d_index: int, district_of: list[int]) -> None:
-        """Put the district's cameras at its controllers' junctions, in order, one each."""
+    def _place_beside(self, d_index: int, district_of: list[int], kind: str, host: str) -> None:
+        """Put the district's devices of `kind` beside its devices of `host`, in order, one each
+        (cameras at their controllers' junctions)."""
         mine = [d for d in self.devices if district_of[d.index] == d_index]
-        controllers = [d for d in mine if d.sensor_type == "traffic_signal"]
-        cameras = [d for d in mine if d.sensor_type == "camera"]
-        for camera, controller in zip(cameras, controllers, strict=False):
-            loc = controller.location
+        hosts = [d for d in mine if d.sensor_type == host]
+        guests = [d for d in mine if d.sensor_type == kind]
+        for guest, at in zip(guests, hosts, strict=False):
+            loc = at.location
             assert loc.latitude is not None and loc.longitude is not None
-            lat, lon = offset(loc.latitude, loc.longitude, *CAMERA_OFFSET_M)
-            self.devices[camera.index] = replace(
-                camera,
+            lat, lon = offset(loc.latitude, loc.longitude, *BESIDE_OFFSET_M)
+            self.devices[guest.index] = replace(
+                guest,
                 location=Location(loc.district, round(lat, 6), round(lon, 6)),
-                junction=controller.index,
+                junction=at.index,
             )
 
     def __len__(self) -> int:

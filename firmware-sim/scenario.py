@@ -26,6 +26,7 @@ from pydantic import (
 from deploy import settings
 from deploy.settings import ConfigError
 from edge.catalog import load_catalog
+from edge.serial_codecs import CODECS, CodecName
 from firmware_sim.errors import ScenarioError
 from firmware_sim.fault_kinds import KINDS, FaultType
 
@@ -68,17 +69,10 @@ class MqttTransport(_Model):
 
 class SerialTransport(_Model):
     kind: Literal["serial"]
-    codec: Literal["pms5003", "sds011", "traffic_line"]
+    codec: CodecName  # a serial codec of the device's sensor family (edge/families/)
 
 
 Transport = Annotated[MqttTransport | SerialTransport, Field(discriminator="kind")]
-
-# Which serial codec can carry which sensor type: PM sensors cannot speak for a signal controller.
-CODEC_SENSOR_TYPE = {
-    "pms5003": "air_quality",
-    "sds011": "air_quality",
-    "traffic_line": "traffic_signal",
-}
 
 
 def _count_shorthand(value: Any) -> Any:
@@ -181,7 +175,8 @@ class Scenario(_Model):
             for sensor_type, group in district.devices.items():
                 transport = group.transport or self.transport
                 if group.count and isinstance(transport, SerialTransport):
-                    carries = CODEC_SENSOR_TYPE[transport.codec]
+                    # PM sensors cannot speak for a signal controller.
+                    carries = CODECS[transport.codec].sensor_type
                     if carries != sensor_type:
                         raise ValueError(
                             f"districts.{district.name}.devices.{sensor_type}: codec "

@@ -4,7 +4,6 @@ Plantower PMS5003 or Nova SDS011 binary frames, or the $TSC traffic line; edge/ 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 import msgspec
@@ -64,10 +63,3 @@ def _on_the_line(name: str, value: object) -> bool:
 def traffic_line_frame(reading: Reading, device_index: int) -> bytes:
     fields = {k: v for k, v in reading.fields.items() if _on_the_line(k, v)}
     return traffic_line.encode(msgspec.structs.replace(reading, fields=fields))
-
-
-ENCODERS: Final[dict[str, Callable[[Reading, int], bytes]]] = {
-    "pms5003": pms5003_frame,
-    "sds011": sds011_frame,
-    "traffic_line": traffic_line_frame,
-}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,16 +17,13 @@ import numpy as np
 from edge import mqtt_json
 from edge.catalog import load_catalog
 from edge.reading import Reading
-from firmware_sim.air_quality import AirQualityModel
-from firmware_sim.camera import CameraModel
-from firmware_sim.conditions import Conditions, conditions_at
+from firmware_sim.conditions import conditions_at
 from firmware_sim.corruption import corrupt_frame, corrupt_json
+from firmware_sim.families import FAULT_STREAM, DeviceModel, Models, encoders, families
 from firmware_sim.faults import FaultBook, FaultWindow
 from firmware_sim.fleet import Fleet
 from firmware_sim.randomness import tick_rng
 from firmware_sim.scenario import Scenario, SerialTransport
-from firmware_sim.serial_frames import ENCODERS
-from firmware_sim.traffic_signal import TrafficSignalModel
 
 # Decimal places a device reports; an instrument's resolution, not Python's float repr.
 DECIMALS: Final = {"relativeHumidity": 3, "batteryLevel": 3, "co": 2}
@@ -35,22 +32,6 @@ DEFAULT_DECIMALS: Final = 1
 
 def decimals_of(name: str) -> int:
     return 3 if name.endswith("occupancy") else DECIMALS.get(name, DEFAULT_DECIMALS)
-
-
-_STREAM: Final = {"air_quality": 10, "traffic_signal": 11, "faults": 12, "camera": 13}
-
-
-class DeviceModel(Protocol):
-    """What a sensor family's model does: the values of the devices `idx` due now."""
-
-    def generate(
-        self,
-        idx: np.ndarray,
-        cond: Conditions,
-        interval_s: np.ndarray,
-        elapsed_s: float,
-        rng: np.random.Generator,
-    ) -> dict[str, np.ndarray]: ...
 
 
 MqttMessage = tuple[str, bytes, int]  # topic, payload, qos
@@ -90,13 +71,9 @@ class Simulator:
         self.zone = ZoneInfo(scenario.clock.timezone)
         n = len(self.fleet)
         levels = np.asarray([d.traffic_level for d in scenario.districts])[self.fleet.district]
-        traffic = TrafficSignalModel(n, levels, scenario.seed)
         junction = np.asarray([d.junction for d in self.fleet.devices], dtype=np.int64)
-        self.models: dict[str, DeviceModel] = {
-            "air_quality": AirQualityModel(n, levels, scenario.seed),
-            "traffic_signal": traffic,
-            "camera": CameraModel(n, levels, scenario.seed, traffic, junction),
-        }
+        models = Models(n, levels, scenario.seed, junction)
+        self.models: dict[str, DeviceModel] = {name: models.model(name) for name in families()}
         self.interval_s = np.asarray(
             [d.interval_ticks * scenario.clock.tick_ms / 1000 for d in self.fleet.devices]
         )
@@ -120,6 +97,8 @@ class Simulator:
             for t in self.fleet.by_type
         }
         self._held: dict[int, list[MqttMessage | SerialMessage]] = {}
+        self._streams = {name: f.stream for name, f in families().items()}
+        self._encoders = encoders()
 
     def time_of(self, tick: int) -> int:
         return self.start_ns + tick * self.tick_ns
@@ -138,7 +117,7 @@ class Simulator:
             due = self.fleet.due(sensor_type, tick)
             if not len(due):
                 continue
-            rng = tick_rng(self.scenario.seed, _STREAM[sensor_type], tick)
+            rng = tick_rng(self.scenario.seed, self._streams[sensor_type], tick)
             model = self.models[sensor_type]
             values = model.generate(due, cond, self.interval_s[due], elapsed_s, rng)
             if self.faults.active:
@@ -183,7 +162,7 @@ class Simulator:
                 topic, payload = encode(reading)
                 mqtt_out.append((topic, payload, qos[dev]))
             else:
-                serial_out.append((dev, ENCODERS[codec](reading, dev)))
+                serial_out.append((dev, self._encoders[codec](reading, dev)))
 
     def _emit_faulty(
         self, dev: int, reading: Reading, windows: list[FaultWindow], tick: int, batch: Batch
@@ -203,14 +182,14 @@ class Simulator:
             )
         codec = self._codec[dev]
         message: MqttMessage | SerialMessage
-        rng = tick_rng(self.scenario.seed, _STREAM["faults"], tick * 1_000_003 + dev)
+        rng = tick_rng(self.scenario.seed, FAULT_STREAM, tick * 1_000_003 + dev)
         if codec is None:
             topic, payload = mqtt_json.encode(reading)
             if "malformed" in kinds:
                 payload = corrupt_json(payload, rng)
             message = (topic, payload, self._qos[dev])
         else:
-            frame = ENCODERS[codec](reading, dev)
+            frame = self._encoders[codec](reading, dev)
             if "malformed" in kinds:
                 frame = corrupt_frame(frame, rng)
             message = (dev, frame)

@@ -17,6 +17,7 @@ from deploy.connections import Connections
 from deploy.settings import Section as _Section
 from deploy.settings import Settings
 from edge import mqtt_json
+from edge.serial_codecs import CodecName
 
 
 class TLS(_Section):
@@ -79,7 +80,7 @@ class MQTTSource(_Section):
 
 class SerialPort(_Section):
     port: str  # a stable path, e.g. /dev/serial/by-id/...
-    codec: Literal["pms5003", "sds011", "traffic_line"]
+    codec: CodecName  # a serial codec of a sensor family (edge/families/)
     sensor_id: str
     district: str
     latitude: float | None = None

@@ -12,7 +12,8 @@ from edge.deframer import LineDeframer, PMS5003Deframer, SDS011Deframer
 from edge.pms5003 import PMS5003Frame
 from edge.reading import Location, Reading
 from edge.sds011 import SDS011Frame
-from edge.serial_codecs import CODECS, GATEWAY_SEQ, SerialCodec
+from edge.serial_codec import GATEWAY_SEQ, SerialCodec
+from edge.serial_codecs import CODECS
 from tests.edge import hostile as hostile_inputs
 from tests.edge.strategies import SETTINGS, hostile, split_points
 

@@ -12,7 +12,7 @@ from edge import mqtt_json
 from edge.catalog import load_catalog
 from edge.reading import Reading
 from firmware_sim import Simulator
-from firmware_sim.camera import MOTOR_SHARE, count_fields
+from firmware_sim.families.camera import MOTOR_SHARE, count_fields
 
 from .helpers import scenario
 

@@ -12,7 +12,9 @@ from typing import Final
 import numpy as np
 
 from firmware_sim.conditions import Conditions
+from firmware_sim.families import SimFamily
 from firmware_sim.randomness import hash_uniform
+from firmware_sim.serial_frames import traffic_line_frame
 
 APPROACHES: Final = ("N", "E", "S", "W")
 DETECTORS: Final = 8  # two loops per approach: d1, d2 north; d3, d4 east; d5, d6 south; d7, d8 west
@@ -29,8 +31,6 @@ DETECTOR_STAGE: Final = np.array([0, 0, 1, 1, 0, 0, 1, 1])
 
 
 class TrafficSignalModel:
-    sensor_type = "traffic_signal"
-
     def __init__(self, n_devices: int, traffic_level: np.ndarray, seed: int) -> None:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, 3])
         self.seed = seed
@@ -135,3 +135,12 @@ def refresh_totals(values: dict[str, np.ndarray], pos: np.ndarray | int) -> None
     values["occupancy"][pos] = (
         sum(values[f"d{k + 1}_occupancy"][pos] for k in range(DETECTORS)) / DETECTORS
     )
+
+
+FAMILY = SimFamily(
+    "traffic_signal",
+    abbreviation="ts",
+    stream=11,
+    model=lambda m: TrafficSignalModel(m.n_devices, m.traffic_level, m.seed),
+    encoders={"traffic_line": traffic_line_frame},
+)

@@ -1,7 +1,8 @@
 """Air-quality monitors: particulates and gases that follow the traffic near each monitor and the
 weather (humid air swells particles, sunlight and warmth turn NO2 into ozone), plus battery drain.
 
-Values are generated for all monitors due at a tick in one vectorised pass.
+Values are generated for all monitors due at a tick in one vectorised pass; a monitor sends them
+over MQTT, or as a Plantower PMS5003 or Nova SDS011 on a serial line.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_sim.conditions import Conditions
+from firmware_sim.families import SimFamily
+from firmware_sim.serial_frames import pms5003_frame, sds011_frame
 
 # Per-step persistence of the slow random components: pollution changes over minutes, not seconds.
 _PHI = 0.97
 
 
 class AirQualityModel:
-    sensor_type = "air_quality"
-
     def __init__(self, n_devices: int, traffic_level: np.ndarray, seed: int) -> None:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, 2])
         self.exposure = rng.lognormal(0.0, 0.35, n_devices) * traffic_level
@@ -71,3 +72,12 @@ class AirQualityModel:
             "relativeHumidity": rh,
             "batteryLevel": battery,
         }
+
+
+FAMILY = SimFamily(
+    "air_quality",
+    abbreviation="aq",
+    stream=10,
+    model=lambda m: AirQualityModel(m.n_devices, m.traffic_level, m.seed),
+    encoders={"pms5003": pms5003_frame, "sds011": sds011_frame},
+)

@@ -14,7 +14,8 @@ from typing import Final
 import numpy as np
 
 from firmware_sim.conditions import Conditions
-from firmware_sim.traffic_signal import SATURATION_VEH_H, TrafficSignalModel
+from firmware_sim.families import Models, SimFamily
+from firmware_sim.families.traffic_signal import SATURATION_VEH_H, TrafficSignalModel
 
 # Shares of the motor vehicles the loops count; bicycles ride over the loops mostly unseen, so
 # they come on top, as a share of that flow.
@@ -34,8 +35,6 @@ def count_fields() -> tuple[str, ...]:
 
 
 class CameraModel:
-    sensor_type = "camera"
-
     def __init__(
         self,
         n_devices: int,
@@ -86,3 +85,13 @@ class CameraModel:
             }
         )
         return values
+
+
+def _model(m: Models) -> CameraModel:
+    traffic = m.model("traffic_signal")
+    assert isinstance(traffic, TrafficSignalModel)
+    return CameraModel(m.n_devices, m.traffic_level, m.seed, traffic, m.junction)
+
+
+# MQTT only; it stands at a signal controller and counts what that controller's loops count.
+FAMILY = SimFamily("camera", abbreviation="cam", stream=13, model=_model, beside="traffic_signal")

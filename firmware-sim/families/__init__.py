@@ -1,0 +1,109 @@
+"""The simulator's side of each sensor family: its device model, sensor-id abbreviation, random
+stream and the serial frames its devices write, one module per family.
+
+`firmware-sim/families/<type>.py` is named for its catalog type and declares `FAMILY`, a
+`SimFamily`. Modules are found by name, so adding a family edits no list in the simulator.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+import numpy as np
+
+from edge.catalog import load_catalog
+from edge.families import families as edge_families
+from edge.reading import Reading
+from firmware_sim.conditions import Conditions
+from firmware_sim.errors import SimError
+
+# The random stream of fault effects; families take the others (tick_rng's stream argument).
+FAULT_STREAM: Final = 12
+
+
+class DeviceModel(Protocol):
+    """What a sensor family's model does: the values of the devices `idx` due now."""
+
+    def generate(
+        self,
+        idx: np.ndarray,
+        cond: Conditions,
+        interval_s: np.ndarray,
+        elapsed_s: float,
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class Models:
+    """What a family's model is built from: the whole fleet's rows, and the other families'
+    models (a camera counts the traffic its junction's controller sees)."""
+
+    n_devices: int
+    traffic_level: np.ndarray  # per device, its district's
+    seed: int
+    junction: np.ndarray  # per device, the index of the device it stands beside; -1: none
+    built: dict[str, DeviceModel] = field(default_factory=dict)
+
+    def model(self, name: str) -> DeviceModel:
+        """The family's model, built once per simulator."""
+        made = self.built.get(name)
+        if made is None:
+            made = self.built[name] = families()[name].model(self)
+        return made
+
+
+Encoder = Callable[[Reading, int], bytes]  # reading, device index -> the bytes on its line
+
+
+@dataclass(frozen=True)
+class SimFamily:
+    name: str  # the catalog type, and the module's name
+    abbreviation: str  # in sensor ids: <district>-<abbreviation>-00001
+    # Its tick_rng stream: changing it changes every value its devices generate. Families are
+    # simulated in stream order, which fixes the order of each tick's messages.
+    stream: int
+    model: Callable[[Models], DeviceModel]
+    encoders: Mapping[str, Encoder] = field(default_factory=dict)  # by edge serial codec name
+    # Its devices stand at the devices of this family, one each in a district, a few metres
+    # away (a camera at its signal controller's junction).
+    beside: str | None = None
+
+
+@functools.cache
+def families() -> dict[str, SimFamily]:
+    """Every family module's `FAMILY`, by name in stream order, checked against the catalog and
+    the edge codecs."""
+    types = load_catalog().types
+    found: list[SimFamily] = []
+    for info in pkgutil.iter_modules(__path__):
+        family: SimFamily = importlib.import_module(f"{__name__}.{info.name}").FAMILY
+        where = f"firmware-sim/families/{info.name}.py"
+        edge = edge_families().get(family.name)
+        speaks = sorted(c.name for c in edge.serial_codecs) if edge else []
+        if family.name != info.name or family.name not in types:
+            raise SimError(f"{where} declares {family.name!r}: name it for its catalog type")
+        if sorted(family.encoders) != speaks:
+            raise SimError(f"{where} must encode exactly its edge codecs {speaks}")
+        if family.beside is not None and family.beside not in types:
+            raise SimError(f"{where}: {family.beside!r} to stand beside is no catalog type")
+        found.append(family)
+    found.sort(key=lambda f: f.stream)
+    streams = [f.stream for f in found] + [FAULT_STREAM]
+    abbreviations = [f.abbreviation for f in found]
+    if len(set(streams)) != len(streams) or len(set(abbreviations)) != len(abbreviations):
+        raise SimError(
+            f"firmware-sim/families: streams {streams} (fault stream {FAULT_STREAM}) and "
+            f"abbreviations {abbreviations} must be unique"
+        )
+    return {f.name: f for f in found}
+
+
+def encoders() -> dict[str, Encoder]:
+    """Every family's serial frame encoders, by edge codec name."""
+    return {name: enc for f in families().values() for name, enc in f.encoders.items()}

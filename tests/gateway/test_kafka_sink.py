@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,20 +110,27 @@ class FakeKafka:
         self.waits.append(seconds)
 
 
+async def drained(
+    journal: Journal, sink: KafkaSink, max_records: int, sleep: Callable[[float], Awaitable[None]]
+) -> None:
+    """Run gateway.sinks.drain until the journal is empty."""
+    task = asyncio.create_task(
+        drain(journal, sink, max_records=max_records, max_bytes=1 << 20, sleep=sleep)
+    )
+    while journal.depth_records:
+        await asyncio.sleep(0)
+        assert not task.done(), task
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 def test_max_inflight_records_bounds_each_send(tmp_path: Path) -> None:
     async def body() -> list[int]:
         kafka = FakeKafka()
         async with await Journal.open(tmp_path, commit_interval_ms=1) as journal:
             await journal.append([rec(i) for i in range(10)])
             sink = KafkaSink(Kafka(), GatewayMetrics(), producer_factory=kafka.producer)
-            task = asyncio.create_task(
-                drain(journal, sink, max_records=3, max_bytes=1 << 20, sleep=kafka.sleep)
-            )
-            while journal.depth_records:
-                await asyncio.sleep(0)
-                assert not task.done(), task
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await drained(journal, sink, 3, kafka.sleep)
         assert [v for send in kafka.sends for v in send] == [rec(i).value for i in range(10)]
         return [len(send) for send in kafka.sends]
 
@@ -145,14 +153,7 @@ def test_only_the_records_before_the_first_refused_one_are_acknowledged(tmp_path
             assert sink.producer is None  # dropped: the next write reconnects first
             # The rest goes again after a reconnect; Kafka's own idempotence drops repeats.
             journal.rewind()
-            task = asyncio.create_task(
-                drain(journal, sink, max_records=100, max_bytes=1 << 20, sleep=kafka.sleep)
-            )
-            while journal.depth_records:
-                await asyncio.sleep(0)
-                assert not task.done(), task
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await drained(journal, sink, 100, kafka.sleep)
         return acked, first_refused, part
 
     acked, first_refused, part = asyncio.run(body())

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))  # the hostile generators and the gateway harness 
 from deploy.connections import Connections  # noqa: E402
 from deploy.connections import load as load_connections  # noqa: E402
 from edge import deadletter, mqtt_json  # noqa: E402
-from edge.codec import Rejected  # noqa: E402
+from edge.codec import ClockWindow, Rejected  # noqa: E402
 from edge.topics import DEADLETTER, reading_topic  # noqa: E402
 from firmware_sim.mqtt_publisher import MqttPublisher  # noqa: E402
 from tests.edge import hostile  # noqa: E402
@@ -64,11 +64,13 @@ def topic_levels(rng: random.Random, sensor_type: str, sensor_id: str) -> tuple[
     )
 
 
-def payloads(seed: int, district: str, count: int) -> Iterator[tuple[str, bytes]]:
-    """`count` (topic, payload) pairs, the same for the same seed whatever the district."""
+def payloads(seed: int, district: str, count: int, now_ms: int) -> Iterator[tuple[str, bytes]]:
+    """`count` (topic, payload) pairs, the same for the same seed and `now_ms` whatever the
+    district; valid readings are timestamped around `now_ms`, as a device's clock would be."""
     rng = random.Random(seed)
     for n in range(count):
-        reading = hostile.valid_reading(rng, district, f"{district}-s{n % SENSORS}", n)
+        sensor_id = f"{district}-s{n % SENSORS}"
+        reading = hostile.valid_reading(rng, district, sensor_id, n, around_ms=now_ms)
         _, valid = mqtt_json.encode(reading)
         roll = rng.random()
         if roll < 0.25:
@@ -163,8 +165,11 @@ def run(count: int, seed: int) -> dict[str, Any]:
         return int(health["messages_journaled"]) if health else 0
 
     batch: list[tuple[str, bytes, int]] = []
-    for n, (topic, payload) in enumerate(payloads(seed, district, count), 1):
-        verdict = mqtt_json.decode(topic, payload, 0)
+    now_ms = time.time_ns() // 1_000_000
+    for n, (topic, payload) in enumerate(payloads(seed, district, count, now_ms), 1):
+        # The gateway judges device timestamps against its receipt, a moment from now: the
+        # fuzzer's times are far from the window's edges, so the two verdicts agree.
+        verdict = mqtt_json.decode(topic, payload, time.time_ns(), ClockWindow())
         if isinstance(verdict, Rejected):
             predicted[verdict.code] += 1
         else:

@@ -27,6 +27,7 @@ CODES: Final = frozenset(
         "bad_utf8",  # bytes that are not UTF-8, which JSON must be
         "bad_payload",  # well-formed, but missing or mistyped seq/ts/fields/lat/lon, or no fields
         "bad_syntax",  # a text line that does not follow its grammar
+        "bad_timestamp",  # a device timestamp too far from the gateway's receipt time
         "bad_topic",  # an MQTT topic outside city/<district>/<type>/<id>/telemetry
         "bad_sensor_id",  # a sensor id or district with characters we cannot carry
         "bad_value",  # a value the catalog cannot represent: unparseable, not an allowed enum
@@ -64,6 +65,37 @@ class Rejected(msgspec.Struct, frozen=True):
 def reject(code: str, detail: str, raw: bytes | bytearray) -> Rejected:
     """A Rejected whose reason is "<code>: <detail>"."""
     return Rejected(f"{code}: {detail}", bytes(raw))
+
+
+class ClockWindow(msgspec.Struct, frozen=True):
+    """How far a device's own timestamp may lie from the gateway's receipt time.
+
+    Beyond it the device's clock is wrong (an RTC back at 1970 after a power cut, seconds sent as
+    milliseconds), and the reading is refused as bad_timestamp: stored at that time nobody would
+    see it, and every such time makes InfluxDB open a shard of its own. None: no bound that side.
+    """
+
+    ahead_s: float | None = 300.0
+    behind_s: float | None = 7 * 86400.0
+
+    def judge(self, ts: int, received_ts: int, raw: bytes | bytearray) -> Rejected | None:
+        """None when `ts` (epoch ns) is plausible for a reading received at `received_ts`."""
+        skew_s = (ts - received_ts) / 1e9
+        if self.ahead_s is not None and skew_s > self.ahead_s:
+            return reject(
+                "bad_timestamp",
+                f"device ts {ts // 1_000_000} ms is {skew_s:.0f} s after its receipt "
+                f"(at most {self.ahead_s:g} s allowed)",
+                raw,
+            )
+        if self.behind_s is not None and -skew_s > self.behind_s:
+            return reject(
+                "bad_timestamp",
+                f"device ts {ts // 1_000_000} ms is {-skew_s:.0f} s before its receipt "
+                f"(at most {self.behind_s:g} s allowed)",
+                raw,
+            )
+        return None
 
 
 def vet_fields(

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from edge.catalog import INT64_MAX, INT64_MIN, Catalog, FieldSpec, SensorType, load_catalog
-from edge.codec import NAME_PATTERN, Rejected, reject, vet_fields
+from edge.codec import NAME_PATTERN, ClockWindow, Rejected, reject, vet_fields
 from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 
@@ -77,12 +77,15 @@ def encode(reading: Reading) -> tuple[str, bytes]:
     return topic, _encoder.encode(payload)
 
 
-def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
+def decode(
+    topic: str, payload: bytes, received_ts: int, clock: ClockWindow | None = None
+) -> Reading | Rejected:
     """The Reading in one MQTT message, or why not; never raises.
 
-    `received_ts` is the gateway's receipt time in epoch nanoseconds. Out-of-range numbers are
-    kept and flagged "out_of_range"; unknown fields, wrong kinds and values the catalog cannot
-    represent are rejected. Reasons and their codes: docs/reason-codes.md.
+    `received_ts` is the gateway's receipt time in epoch nanoseconds; with `clock`, a device
+    timestamp outside that window around it is rejected. Out-of-range numbers are kept and
+    flagged "out_of_range"; unknown fields, wrong kinds and values the catalog cannot represent
+    are rejected. Reasons and their codes: docs/reason-codes.md.
     """
     if len(payload) > MAX_PAYLOAD:
         return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload)
@@ -105,11 +108,16 @@ def decode(topic: str, payload: bytes, received_ts: int) -> Reading | Rejected:
         if isinstance(slow, Rejected):
             return slow
         message, fields, quality = slow
+    ts = message.ts * _NS_PER_MS
+    if clock is not None:
+        late = clock.judge(ts, received_ts, payload)
+        if late is not None:
+            return late
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor.name,
         seq=message.seq,
-        ts=message.ts * _NS_PER_MS,
+        ts=ts,
         fields=fields,
         location=Location(district, message.lat, message.lon),
         received_ts=received_ts,

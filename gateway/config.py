@@ -47,6 +47,10 @@ class MQTTSource(_Section):
     # Readings handed to the journal per group commit: bounds the gateway's memory when a
     # backlog arrives faster than it is written (bench/results/gateway.md).
     max_batch: int = Field(2000, ge=1)
+    # A device timestamp later than its receipt plus max_clock_ahead_s, or earlier than its
+    # receipt minus max_clock_behind_s, is dead-lettered as bad_timestamp; null: no bound.
+    max_clock_ahead_s: float | None = Field(300.0, gt=0)
+    max_clock_behind_s: float | None = Field(7 * 86400.0, gt=0)
     # How long the first message after a quiet spell waits for others to share its journal
     # commit; its PUBACK is that much later. 0: every burst is committed as it arrives.
     linger_ms: float = Field(50.0, ge=0, le=1000)

@@ -17,6 +17,7 @@ import structlog
 
 from deploy.health import HealthServer, make_app
 from deploy.supervise import Supervisor, cancel, run_until_signalled
+from edge.codec import ClockWindow
 from edge.messages import GatewayStatus
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
@@ -41,7 +42,13 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.state = GatewayState.load(cfg.journal.path)
         self.serial_seqs = SerialSeqs(self.state)
-        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial, self.serial_seqs)
+        mqtt = cfg.mqtt
+        clock = (
+            ClockWindow(mqtt.max_clock_ahead_s, mqtt.max_clock_behind_s)
+            if mqtt is not None
+            else None
+        )
+        self.router = Router(cfg.gateway_id, self.metrics, cfg.serial, self.serial_seqs, clock)
         self.started = time.time()
         self.journal: Journal | None = None
         self.sink: KafkaSink | None = None

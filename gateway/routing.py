@@ -16,7 +16,7 @@ import structlog
 
 from edge import deadletter, mqtt_json
 from edge import reading as reading_codec
-from edge.codec import Rejected
+from edge.codec import ClockWindow, Rejected
 from edge.reading import CONTENT_TYPE, SCHEMA_VERSION, Location, Reading
 from edge.serial_codecs import CODECS, SerialCodec
 from edge.topics import DEADLETTER, reading_topic
@@ -29,6 +29,7 @@ from gateway.state import SerialSeqs
 log = structlog.get_logger("gateway.routing")
 
 DECODER_ERROR_LOG_S: Final = 10.0
+DEFAULT_CLOCK: Final = ClockWindow()
 
 
 class Router:
@@ -38,8 +39,10 @@ class Router:
         metrics: GatewayMetrics,
         serial_ports: Sequence[SerialPort] = (),
         serial_seqs: SerialSeqs | None = None,
+        clock: ClockWindow | None = DEFAULT_CLOCK,
     ) -> None:
         self.gateway_id = gateway_id
+        self.clock = clock  # how far a device's timestamp may be from its receipt
         self.metrics = metrics
         self._gw = gateway_id.encode()
         self._reading_headers = (
@@ -94,7 +97,7 @@ class Router:
         if item.rejected:
             return self._deadletter(item, item.rejected)
         if item.source == "mqtt":
-            result = mqtt_json.decode(item.origin, item.payload, item.received_ts)
+            result = mqtt_json.decode(item.origin, item.payload, item.received_ts, self.clock)
         else:
             result = self._decode_serial(item)
         if isinstance(result, Rejected):

@@ -148,15 +148,24 @@ def value_for(rng: random.Random, spec: FieldSpec) -> FieldValue:
     return round(rng.uniform(low, high), 3)
 
 
-def valid_reading(rng: random.Random, district: str, sensor_id: str, seq: int) -> Reading:
-    """A device-side Reading that decodes cleanly: a few catalog fields with valid values."""
+def valid_reading(
+    rng: random.Random, district: str, sensor_id: str, seq: int, around_ms: int | None = None
+) -> Reading:
+    """A device-side Reading that decodes cleanly: a few catalog fields with valid values.
+    Timestamped within a minute of `around_ms` when given (what a gateway's clock window
+    accepts), anywhere in 2020-2030 otherwise."""
     sensor = CATALOG.sensor(rng.choice(TYPES))
+    ts_ms = (
+        around_ms + rng.randint(-60_000, 60_000)
+        if around_ms is not None
+        else rng.randint(1_600_000_000_000, 1_900_000_000_000)
+    )
     specs = rng.sample(list(sensor.fields.values()), rng.randint(1, min(8, len(sensor.fields))))
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor.name,
         seq=seq,
-        ts=rng.randint(1_600_000_000_000, 1_900_000_000_000) * 1_000_000,
+        ts=ts_ms * 1_000_000,
         fields={spec.name: value_for(rng, spec) for spec in specs},
         location=Location(district, round(rng.uniform(-90, 90), 4), None),
     )

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import mqtt_json
-from edge.codec import CODES, Rejected
+from edge.codec import CODES, ClockWindow, Rejected
 from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 from tests.edge import hostile as hostile_inputs
@@ -357,3 +357,33 @@ def test_decode_speed_smoke() -> None:
         / 2000
     )
     assert per_call < 100e-6
+
+
+@pytest.mark.parametrize(
+    ("skew_s", "verdict"),
+    [
+        (0, "reading"),
+        (299, "reading"),
+        (301, "bad_timestamp"),
+        (-7 * 86400 + 1, "reading"),
+        (-7 * 86400 - 1, "bad_timestamp"),
+        (-RECEIVED / 1e9, "bad_timestamp"),  # the epoch: a clock reset
+    ],
+)
+def test_a_device_clock_far_from_the_receipt_is_refused(skew_s: float, verdict: str) -> None:
+    ts_ms = (RECEIVED + int(skew_s * 1e9)) // 1_000_000
+    result = mqtt_json.decode(TOPIC, _payload(ts=ts_ms), RECEIVED, ClockWindow())
+    got = result.code if isinstance(result, Rejected) else "reading"
+    assert got == verdict
+    if isinstance(result, Rejected):
+        assert result.raw == _payload(ts=ts_ms)  # the bytes travel with the dead letter
+        assert ("after" if skew_s > 0 else "before") in result.reason
+
+
+def test_a_clock_window_bound_of_none_is_no_bound() -> None:
+    for ts_ms in (0, 9_000_000_000_000):
+        open_ended = ClockWindow(ahead_s=None, behind_s=None)
+        assert isinstance(
+            mqtt_json.decode(TOPIC, _payload(ts=ts_ms), RECEIVED, open_ended), Reading
+        )
+    assert isinstance(mqtt_json.decode(TOPIC, _payload(ts=0), RECEIVED), Reading)  # no window

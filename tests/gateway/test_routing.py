@@ -102,3 +102,18 @@ def test_the_log_window_reopens(monkeypatch: pytest.MonkeyPatch) -> None:
     with structlog.testing.capture_logs() as logs:
         router.route([mqtt(GOOD)] * 4)
     assert [line["unlogged_since_last"] for line in logs] == [0, 2]
+
+
+def test_a_reading_from_a_device_whose_clock_is_off_is_a_counted_dead_letter() -> None:
+    metrics = GatewayMetrics()
+    reset = b'{"seq":1,"ts":5000,"fields":{"pm25":12.5}}'  # an RTC back at 1970
+    records = Router("gw-1", metrics).route([mqtt(GOOD), mqtt(reset)])
+    assert records[0].topic == reading_topic("air_quality")
+    dead = letter(records[1])
+    assert dead.reason.startswith("bad_timestamp:") and dead.raw == reset
+    count = metrics.registry.get_sample_value(
+        "citygate_gateway_deadletters_total", {"source": "mqtt", "reason": "bad_timestamp"}
+    )
+    assert count == 1
+    # Replaying old data on purpose: the window is the gateway's setting.
+    assert Router("gw-1", metrics, clock=None).route([mqtt(reset)])[0].topic != DEADLETTER

@@ -108,6 +108,10 @@ class Journal(_Section):
     drop_sensor_type: str | None = None
     commit_interval_ms: float = Field(5.0, gt=0)
     commit_records: int = Field(1000, ge=1)
+    # Records are kept in memory from their append until Kafka acknowledges them, up to this
+    # many bytes, so the sink reads the disk only for a backlog larger than this (or after a
+    # restart). Part of the gateway's memory bound.
+    memory_bytes: int = Field(8 * 1024 * 1024, ge=0)
 
     @model_validator(mode="after")
     def _drop_type_needed(self) -> Journal:

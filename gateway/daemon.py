@@ -162,6 +162,7 @@ class Gateway:
             drop_sensor_type=jcfg.drop_sensor_type,
             commit_interval_ms=jcfg.commit_interval_ms,
             commit_records=jcfg.commit_records,
+            memory_bytes=jcfg.memory_bytes,
         )
         log.info(
             "gateway_starting",

@@ -49,6 +49,8 @@ _LOCK_NAME: Final = "LOCK"
 _QUARANTINE: Final = "quarantine"  # damaged segments, kept as evidence
 
 _fsync = getattr(os, "fdatasync", os.fsync)
+# What one record held in memory costs beyond its frame: the JournalRecord and its dict slot.
+MEMORY_OVERHEAD: Final = 200
 
 
 class _Segment:
@@ -180,6 +182,7 @@ class Journal:
         commit_interval_ms: float,
         commit_records: int,
         segment_bytes: int,
+        memory_bytes: int,
         io: ThreadPoolExecutor,
     ) -> None:
         self.directory = directory
@@ -213,6 +216,11 @@ class Journal:
         self._wake = asyncio.Event()
         self._compacting: _Segment | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Records from their append to their release, so that the sink reads them from here;
+        # the disk copy is read only for what did not fit and after a restart.
+        self._memory: dict[int, JournalRecord] = {}
+        self._memory_bytes = 0
+        self._memory_max = memory_bytes
 
         self.depth_records = sum(s.state.count(_LIVE) for s in self._segments)
         self.depth_bytes = sum(s.live_bytes for s in self._segments)
@@ -249,6 +257,7 @@ class Journal:
         commit_interval_ms: float = 5.0,
         commit_records: int = 1000,
         segment_bytes: int = 32 * 1024 * 1024,
+        memory_bytes: int = 8 * 1024 * 1024,
     ) -> Journal:
         """Open (creating if needed) the journal in `directory`, recovering from a crash."""
         if policy == "drop_oldest" and not drop_sensor_type:
@@ -271,6 +280,7 @@ class Journal:
             commit_interval_ms=commit_interval_ms,
             commit_records=commit_records,
             segment_bytes=segment_bytes,
+            memory_bytes=memory_bytes,
             io=io,
         )
 
@@ -293,6 +303,11 @@ class Journal:
             if seg.head < len(seg.ids):
                 return seg.ts[seg.head]
         return None
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the records held in memory for the sink cost, by the window's own count."""
+        return self._memory_bytes
 
     @property
     def unsent_records(self) -> int:
@@ -325,8 +340,16 @@ class Journal:
         if not group.count:
             group.first_id = first
         buf, append_data = group.data, fmt.append_data
-        for record_id, payload in zip(range(first, last + 1), payloads, strict=True):
+        memory, room = self._memory, self._memory_max - self._memory_bytes
+        for record_id, payload, record in zip(
+            range(first, last + 1), payloads, records, strict=True
+        ):
             append_data(buf, record_id, payload)
+            cost = fmt.FRAME_OVERHEAD + len(payload) + MEMORY_OVERHEAD
+            if cost <= room:
+                memory[record_id] = record
+                room -= cost
+        self._memory_bytes = self._memory_max - room
         group.sizes += [fmt.FRAME_OVERHEAD + len(p) for p in payloads]
         group.types += [r.sensor_type for r in records]
         group.ts += [r.ts for r in records]
@@ -449,6 +472,7 @@ class Journal:
             self._segments.append(written.new_segment)
         if written.error is not None:
             group.error = written.error
+            self._forget(group)
             if written.fatal and self._failed is None:
                 self._fail(written.error)
         else:
@@ -550,6 +574,9 @@ class Journal:
         return out
 
     def _read(self, seg: _Segment, picked: list[int]) -> list[tuple[int, JournalRecord]]:
+        memory, ids = self._memory, seg.ids
+        if all(ids[i] in memory for i in picked):
+            return [(ids[i], memory[ids[i]]) for i in picked]
         start = seg.offsets[picked[0]]
         last = picked[-1]
         end = seg.offsets[last] + seg.sizes[last]
@@ -559,6 +586,10 @@ class Journal:
             raise _io_error(seg.path, "read", exc) from exc
         out = []
         for i in picked:
+            kept = memory.get(ids[i])
+            if kept is not None:
+                out.append((ids[i], kept))
+                continue
             off = seg.offsets[i] - start
             try:
                 record = fmt.decode_record(data[off : off + seg.sizes[i]])
@@ -621,7 +652,17 @@ class Journal:
                 self._mark_dead(seg, i, _RELEASED)
         self._after_release()
 
+    def _forget(self, group: _Group) -> None:
+        """Drop the memory copies of a group that was never committed."""
+        for rid, size in zip(
+            range(group.first_id, group.first_id + group.count), group.sizes, strict=True
+        ):
+            if self._memory.pop(rid, None) is not None:
+                self._memory_bytes -= size + MEMORY_OVERHEAD
+
     def _mark_dead(self, seg: _Segment, i: int, how: int) -> None:
+        if self._memory.pop(seg.ids[i], None) is not None:
+            self._memory_bytes -= seg.sizes[i] + MEMORY_OVERHEAD
         seg.state[i] = how
         seg.live_bytes -= seg.sizes[i]
         self.depth_bytes -= seg.sizes[i]

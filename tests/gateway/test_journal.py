@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from gateway import journal as journal_module
 from gateway import journal_format as fmt
 from gateway.errors import JournalError
 from gateway.journal import Journal, JournalRecord
@@ -215,6 +216,34 @@ def test_flipped_byte_in_the_middle_loses_that_record_only(tmp_path: Path) -> No
             assert got == [i for i in range(40) if i != 2]
 
     run(check)
+
+
+def test_records_in_the_memory_window_are_handed_out_without_reading_the_disk(
+    tmp_path: Path,
+) -> None:
+    """Bytes rotted on disk after the append show which copy the sink got: the memory copy
+    while the window holds it, the disk copy (rot found, record dropped) beyond it."""
+
+    async def body(memory_bytes: int) -> tuple[list[int], int, int]:
+        directory = tmp_path / str(memory_bytes)
+        async with await opened(directory, memory_bytes=memory_bytes) as j:
+            await j.append([rec(i) for i in range(10)])
+            files = segments(directory)
+            data = [f for f in fmt.scan(files[0].read_bytes()).frames if f.kind == fmt.Kind.DATA]
+            for frame in data:
+                _flip(files[0], frame.offset + frame.size - 3)
+            got = [seq(r) for _, r in j.peek(100, 1 << 20)]
+            used = j.memory_bytes
+            j.release(max(range(1, 11)))
+            return got, used, j.memory_bytes
+
+    held = 4 * (
+        fmt.FRAME_OVERHEAD + len(fmt.encode_payload(rec(0))) + journal_module.MEMORY_OVERHEAD
+    )
+    assert run(body, 1 << 20)[0] == list(range(10))  # all in memory
+    got, used, after = run(body, held)  # the first four fit
+    assert (got, used, after) == ([0, 1, 2, 3], held, 0)
+    assert run(body, 0)[0] == []  # all from disk, all rotted
 
 
 def test_flipped_byte_in_the_last_record_is_a_torn_tail(tmp_path: Path) -> None:

@@ -34,9 +34,11 @@ def rec(n: int) -> JournalRecord:
     return JournalRecord("t", b"k", b"%d" % n, (), "air_quality" if n % 2 else "traffic", n)
 
 
-async def scenario(path: Path, steps: list[Op]) -> None:
+async def scenario(path: Path, steps: list[Op], memory_bytes: int) -> None:
     async def open_journal() -> Journal:
-        return await Journal.open(path, commit_interval_ms=0.5, segment_bytes=1024)
+        return await Journal.open(
+            path, commit_interval_ms=0.5, segment_bytes=1024, memory_bytes=memory_bytes
+        )
 
     j = await open_journal()
     appended = 0
@@ -88,7 +90,11 @@ async def scenario(path: Path, steps: list[Op]) -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops)
-def test_any_history_keeps_unreleased_records_in_fifo_order(steps: list[Op]) -> None:
+@given(ops, st.sampled_from([0, 1000, 1 << 20]))
+def test_any_history_keeps_unreleased_records_in_fifo_order(
+    steps: list[Op], memory_bytes: int
+) -> None:
+    """Records handed out from memory, from disk (memory_bytes 0) and from both (1000 bytes
+    hold a few records) are the same records in the same order."""
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(scenario(Path(directory), steps))
+        asyncio.run(scenario(Path(directory), steps, memory_bytes))

@@ -53,16 +53,17 @@ class Hub:
                     queue.get_nowait()
             queue.put_nowait(message)
 
-    def add_alert(self, alert: dict[str, Any]) -> None:
+    def add_alert(self, alert: dict[str, Any], *, push: bool = True) -> None:
         row = alert_row(alert)
         key = row["alert_id"]
         self.alerts.pop(key, None)
         self.alerts[key] = row
         while len(self.alerts) > _KEEP_ALERTS:
             self.alerts.popitem(last=False)
-        self.publish("alert", row)
+        if push:
+            self.publish("alert", row)
 
-    def add_heartbeat(self, beat: dict[str, Any]) -> None:
+    def add_heartbeat(self, beat: dict[str, Any], *, push: bool = True) -> None:
         gid = str(beat.get("gateway_id") or "")
         if not gid:
             return
@@ -87,7 +88,8 @@ class Hub:
             "rates": rates or (previous or {}).get("rates", {}),
         }
         self.gateways[gid] = row
-        self.publish("gateway", row)
+        if push:
+            self.publish("gateway", row)
 
     def add_ack(self, alert_id: str, ack: dict[str, Any]) -> None:
         self.acks[alert_id] = ack
@@ -145,7 +147,7 @@ async def consume(
         )
         try:
             await consumer.start()
-            assigned = await _assign_from(consumer, alerts_back_s)
+            assigned, behind = await _assign_from(consumer, alerts_back_s)
             hub.connected = True
             log.info("live_connected", bootstrap=bootstrap, topics=sorted(assigned))
             recheck = time.monotonic() + 10
@@ -156,8 +158,15 @@ async def consume(
                         break  # a topic appeared: assign again
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 for tp, records in batches.items():
+                    # The past hour is read to know it, not pushed record by record: browsers
+                    # asked for it when they loaded and are told to ask again once it is read.
+                    end = behind.get(tp)
                     for rec in records:
-                        _dispatch(hub, tp.topic, rec.value)
+                        _dispatch(hub, tp.topic, rec.value, push=end is None)
+                    if end is not None and records[-1].offset + 1 >= end:
+                        del behind[tp]
+                        if not behind:
+                            hub.publish("caught_up", {})
         except KafkaError as exc:
             log.warning("live_kafka_error", bootstrap=bootstrap, error=repr(exc))
         finally:
@@ -169,8 +178,11 @@ async def consume(
                 await asyncio.wait_for(stop.wait(), timeout=3)
 
 
-async def _assign_from(consumer: AIOKafkaConsumer, alerts_back_s: float) -> set[str]:
-    """Assign every partition of both topics, positioned a little in the past."""
+async def _assign_from(
+    consumer: AIOKafkaConsumer, alerts_back_s: float
+) -> tuple[set[str], dict[TopicPartition, int]]:
+    """Assign every partition of both topics, positioned a little in the past; also the end
+    offset of each partition that has records to catch up on."""
     partitions: list[TopicPartition] = []
     since: dict[TopicPartition, int] = {}
     now_ms = int(time.time() * 1000)
@@ -189,23 +201,27 @@ async def _assign_from(consumer: AIOKafkaConsumer, alerts_back_s: float) -> set[
     consumer.assign(partitions)
     offsets = await consumer.offsets_for_times(since)
     ends = await consumer.end_offsets(partitions)
+    behind: dict[TopicPartition, int] = {}
     for tp in partitions:
         found_offset = offsets.get(tp)
-        consumer.seek(tp, found_offset.offset if found_offset is not None else ends[tp])
-    return {tp.topic for tp in partitions}
+        start = found_offset.offset if found_offset is not None else ends[tp]
+        consumer.seek(tp, start)
+        if start < ends[tp]:
+            behind[tp] = ends[tp]
+    return {tp.topic for tp in partitions}, behind
 
 
 class _NoTopics(KafkaError):
     """The topics are not there yet; the loop waits and looks again."""
 
 
-def _dispatch(hub: Hub, topic: str, value: bytes | None) -> None:
+def _dispatch(hub: Hub, topic: str, value: bytes | None, *, push: bool = True) -> None:
     if not value:
         return
     try:
         if topic == ALERTS_TOPIC:
-            hub.add_alert(msgspec.structs.asdict(_alert.decode(value)))
+            hub.add_alert(msgspec.structs.asdict(_alert.decode(value)), push=push)
         else:
-            hub.add_heartbeat(msgspec.structs.asdict(_status.decode(value)))
+            hub.add_heartbeat(msgspec.structs.asdict(_status.decode(value)), push=push)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         log.warning("live_undecodable", topic=topic, size=len(value), error=str(exc)[:200])

@@ -12,11 +12,14 @@ from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import msgspec
 from aiokafka import AIOKafkaProducer
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from central.alert_sink import alert_line
 from deploy.connections import Connections
+from edge.messages import Alert
 from edge.topics import ALERTS, GATEWAY_STATUS
 
 T = TypeVar("T")
@@ -194,6 +197,14 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def produce_alerts(conn: Connections, docs: list[dict[str, Any]]) -> None:
     run_async(produce(conn, ALERTS, docs, "sensor_id"))
+
+
+def deliver_alerts(conn: Connections, docs: list[dict[str, Any]]) -> None:
+    """What central's alert sink does with an alert: the city.alerts.v1 record and the InfluxDB
+    point. The dashboard's live feed holds only the latest alerts of a shared, busy topic;
+    InfluxDB holds them all."""
+    produce_alerts(conn, docs)
+    write_lines(conn, [alert_line(msgspec.convert(doc, Alert)) for doc in docs])
 
 
 def produce_heartbeats(conn: Connections, gateways: Iterable[str]) -> None:

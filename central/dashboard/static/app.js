@@ -389,7 +389,7 @@ function renderAlerts() {
   const text = $("#alerts-filter").value.trim().toLowerCase();
   const rows = [...state.alerts.values()].sort((a, b) => b.time - a.time).filter((a) =>
     (!sev || a.severity === sev) && (!st || a.state === st) &&
-    (!text || `${a.sensor_id} ${a.district} ${a.type} ${a.explanation}`.toLowerCase().includes(text)));
+    (!text || `${a.alert_id} ${a.sensor_id} ${a.district} ${a.type} ${a.explanation}`.toLowerCase().includes(text)));
   const readOnly = state.config.read_only;
   const head = "<tr><th>time</th><th>severity</th><th>state</th><th>sensor</th><th>district</th><th>type</th><th>value</th><th>explanation</th><th>acknowledged</th></tr>";
   $("#alerts-table").innerHTML = head + paged("alerts", rows).map((a) => `
@@ -530,6 +530,21 @@ function route() {
   refresh();
 }
 
+// Live events can come by the hundred a second (a district-wide fault, a feed catching up):
+// the open view is redrawn at most every LIVE_REDRAW_MS, with everything that arrived since.
+const LIVE_REDRAW_MS = 100;
+let redrawPending = false;
+function redrawSoon() {
+  if (redrawPending) return;
+  redrawPending = true;
+  setTimeout(() => {
+    redrawPending = false;
+    if (state.view === "alerts") renderAlerts();
+    else if (state.view === "gateways") renderGateways();
+    $("#alert-count").textContent = [...state.alerts.values()].filter((x) => x.state === "raised" && !x.ack).length;
+  }, LIVE_REDRAW_MS);
+}
+
 function connectLive() {
   const source = new EventSource("/api/events");
   const live = $("#live");
@@ -540,18 +555,19 @@ function connectLive() {
     const known = state.alerts.get(a.alert_id);
     a.ack = known ? known.ack : null;
     state.alerts.set(a.alert_id, a);
-    if (state.view === "alerts") renderAlerts();
-    else $("#alert-count").textContent = [...state.alerts.values()].filter((x) => x.state === "raised" && !x.ack).length;
+    redrawSoon();
   });
   source.addEventListener("ack", (e) => {
     const ack = JSON.parse(e.data);
     const a = state.alerts.get(ack.alert_id);
-    if (a) { a.ack = ack; if (state.view === "alerts") renderAlerts(); }
+    if (a) { a.ack = ack; redrawSoon(); }
   });
+  // The server has read the past hour of the feed: what this page loaded may predate it.
+  source.addEventListener("caught_up", () => refresh());
   source.addEventListener("gateway", (e) => {
     const g = JSON.parse(e.data);
     state.gateways.set(g.gateway_id, g);
-    if (state.view === "gateways") renderGateways();
+    redrawSoon();
   });
 }
 

@@ -20,7 +20,9 @@ from edge.reading import Reading
 from firmware_sim.conditions import conditions_at
 from firmware_sim.corruption import corrupt_frame, corrupt_json
 from firmware_sim.families import FAULT_STREAM, DeviceModel, Models, encoders, families
-from firmware_sim.faults import FaultBook, FaultWindow
+from firmware_sim.fault_kinds import SILENCING
+from firmware_sim.fault_window import FaultWindow
+from firmware_sim.faults import FaultBook
 from firmware_sim.fleet import Fleet
 from firmware_sim.randomness import tick_rng
 from firmware_sim.scenario import Scenario, SerialTransport
@@ -168,7 +170,7 @@ class Simulator:
         self, dev: int, reading: Reading, windows: list[FaultWindow], tick: int, batch: Batch
     ) -> None:
         kinds = {w.fault: w for w in windows}
-        if "dropout" in kinds or "unplug" in kinds or "camera_offline" in kinds:
+        if not SILENCING.isdisjoint(kinds):
             return
         if "clock_skew" in kinds:
             skew = round(kinds["clock_skew"].magnitude * 1e9)

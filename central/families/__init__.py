@@ -15,7 +15,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast, runtime_checkable
 
 import numpy as np
@@ -85,7 +85,7 @@ class ColumnCheck:
     findings: Callable[[Mapping[str, FieldValue]], list[Finding]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per module, hashed by identity (the detector caches by it)
 class CentralFamily:
     name: str  # the catalog type, and the module's name
     rules: Callable[[str, RuleSetting], SensorRules] | None = None  # a new sensor's rule state
@@ -100,6 +100,9 @@ class CentralFamily:
     # Fields legitimately constant for long spells (regex found in names), kept from the
     # flatline rule.
     steady_fields: str = ""
+    # The simulated fault each of its alert types not named after one is built to catch first:
+    # `central evaluate sim` counts their false alerts against that fault.
+    alert_faults: Mapping[str, str] = field(default_factory=dict)
 
 
 @functools.cache

@@ -431,4 +431,11 @@ FAMILY = CentralFamily(
     # against the junction's loops instead.
     own_fields="intensity_.*",
     steady_fields="occupancy",  # an empty zone at night
+    # The cross check is built first for a lens that stops seeing, the frame-rate rule for a
+    # frame-rate collapse, and a reported tamper state for a moved camera.
+    alert_faults={
+        "count_disagreement": "lens_obscured",
+        "frame_rate_low": "frame_rate_collapse",
+        "camera_tamper": "camera_moved",
+    },
 )

@@ -8,6 +8,7 @@ import pytest
 
 import central.families
 from central.detect import Detector, DetectorConfig
+from central.evaluation import FAULT_OF_ALERT
 from central.families import RuleSetting, families
 from central.families.air_quality import pm25_above_pm10
 from central.families.camera import CameraRules, Junctions
@@ -91,3 +92,13 @@ def test_a_family_check_on_a_field_it_does_not_have_stops_at_once(
     add_family_module(monkeypatch, central.families, tmp_path, "camera", text)
     with pytest.raises(CatalogError, match="must be fields of camera"):
         families.__wrapped__()
+
+
+def test_evaluation_counts_a_familys_alerts_against_the_faults_it_declares() -> None:
+    declared = {a: f for fam in families().values() for a, f in fam.alert_faults.items()}
+    assert declared == {
+        "count_disagreement": "lens_obscured",
+        "frame_rate_low": "frame_rate_collapse",
+        "camera_tamper": "camera_moved",
+    }
+    assert FAULT_OF_ALERT.items() >= declared.items()

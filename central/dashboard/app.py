@@ -244,6 +244,8 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
                 "standards": {name: aqi.standard(name).name for name in aqi.available()},
                 "tables": {name: aqi.standard(name).describe() for name in aqi.available()},
                 "gateway_offline_after_s": settings.gateway_offline_after_s,
+                # The History tab's sensor types and the fields it shows first for each.
+                "history": {n: ",".join(v.history_fields) for n, v in views().items()},
                 "live": dash.hub.connected,
             }
         )

@@ -55,6 +55,7 @@ class FamilyView:
     build: Callable[[Source, Standard], Any]  # the view's JSON
     rows: Callable[[Any], Iterable[Row]]  # the per-sensor rows in what `build` made
     marker: Callable[[Row], Marker]  # the map state of a sensor that is not silent
+    history_fields: tuple[str, ...] = ()  # what the History tab shows of a sensor first
     by_standard: bool = False  # the view changes with the AQI standard asked for
 
     def key(self, standard: Standard) -> str:
@@ -73,6 +74,12 @@ def views() -> dict[str, FamilyView]:
             raise CatalogError(
                 f"central/dashboard/families/{info.name}.py declares view {view.name!r}: it must "
                 f"be named for its module and a catalog type (known: {sorted(types)})"
+            )
+        unknown = set(view.history_fields) - set(types[view.name].fields)
+        if unknown:
+            raise CatalogError(
+                f"central/dashboard/families/{info.name}.py: history fields {sorted(unknown)} "
+                f"are no fields of {view.name}"
             )
         if view.path in {v.path for v in found.values()}:
             raise CatalogError(

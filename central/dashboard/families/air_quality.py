@@ -86,5 +86,6 @@ VIEW = FamilyView(
     build=_build,
     rows=lambda view: view["sensors"],
     marker=_marker,
+    history_fields=("pm25", "pm10", "no2"),
     by_standard=True,
 )

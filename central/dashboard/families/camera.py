@@ -78,5 +78,10 @@ def _marker(row: Row) -> Marker:
 
 
 VIEW = FamilyView(
-    NAME, path="cameras", build=_build, rows=lambda view: view["cameras"], marker=_marker
+    NAME,
+    path="cameras",
+    build=_build,
+    rows=lambda view: view["cameras"],
+    marker=_marker,
+    history_fields=("peopleCount", "intensity_car", "frameRate"),
 )

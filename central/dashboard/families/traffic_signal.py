@@ -70,4 +70,11 @@ def _rows(view: Any) -> list[Row]:
     return rows
 
 
-VIEW = FamilyView(NAME, path="traffic", build=_build, rows=_rows, marker=_marker)
+VIEW = FamilyView(
+    NAME,
+    path="traffic",
+    build=_build,
+    rows=_rows,
+    marker=_marker,
+    history_fields=("intensity", "occupancy", "averageVehicleSpeed"),
+)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # conditions import the scenario, which takes its fault types
 
 # The random stream of fault effects; families take the others (tick_rng's stream argument).
 FAULT_STREAM: Final = 12
+DEFAULT_DECIMALS: Final = 1
 
 
 class DeviceModel(Protocol):
@@ -96,6 +97,12 @@ class SimFamily:
     # What the file names of CSV series this family plays in replay mode say they hold: a word
     # in the name -> (field, factor to its unit), as NAB realTraffic names its files.
     replay_series: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    # Decimal places its devices report, by field (an instrument's resolution, not Python's
+    # float repr); other float fields report DEFAULT_DECIMALS.
+    decimals: Mapping[str, int] = field(default_factory=dict)
+
+    def decimals_of(self, name: str) -> int:
+        return self.decimals.get(name, DEFAULT_DECIMALS)
 
 
 @functools.cache
@@ -116,9 +123,15 @@ def families() -> dict[str, SimFamily]:
         if family.beside is not None and family.beside not in types:
             raise SimError(f"{where}: {family.beside!r} to stand beside is no catalog type")
         fields = types[family.name].fields
-        named = [family.default_field, *(f for f, _ in family.replay_series.values())]
+        named = [
+            family.default_field,
+            *(f for f, _ in family.replay_series.values()),
+            *family.decimals,
+        ]
         if not all(name in fields for name in named):
-            raise SimError(f"{where}: default_field and replay_series must name its fields")
+            raise SimError(
+                f"{where}: default_field, replay_series and decimals must name its fields"
+            )
         found.append(family)
     found.sort(key=lambda f: f.stream)
     streams = [f.stream for f in found] + [FAULT_STREAM]

@@ -90,6 +90,7 @@ FAMILY = SimFamily(
     model=lambda m: AirQualityModel(m.n_devices, m.traffic_level, m.seed),
     encoders={"pms5003": pms5003_frame, "sds011": sds011_frame},
     default_field="pm25",
+    decimals={"relativeHumidity": 3, "batteryLevel": 3, "co": 2},
     faults={
         "pm25_above_pm10": FamilyFault(
             _pm25_above_pm10, default_magnitude=1.4, magnitude_means="pm25/pm10"

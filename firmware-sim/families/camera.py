@@ -148,6 +148,7 @@ FAMILY = SimFamily(
     model=_model,
     beside="traffic_signal",
     default_field="intensity_car",
+    decimals={"occupancy": 3},
     faults={
         "lens_obscured": FamilyFault(
             _lens_obscured, default_magnitude=0.05, magnitude_means="share of objects still seen"

@@ -195,6 +195,7 @@ FAMILY = SimFamily(
     model=lambda m: TrafficSignalModel(m.n_devices, m.traffic_level, m.seed),
     encoders={"traffic_line": traffic_line_frame},
     default_field="intensity",
+    decimals={"occupancy": 3, **{f"d{k + 1}_occupancy": 3 for k in range(DETECTORS)}},
     faults={
         "conflicting_greens": FamilyFault(_conflicting_greens),
         "stuck_phase": FamilyFault(_stuck_phase),

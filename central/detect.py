@@ -22,16 +22,15 @@ import numpy as np
 import numpy.typing as npt
 
 from central.alerts import AlertTracker, Finding, SensorRef
-from central.camera_rules import Junctions
-from central.families import CentralFamily, RuleSetting, SensorRules, families
-from central.rules import (
-    DistrictConsensus,
-    FieldSpecLike,
-    Flatline,
-    SilenceWatch,
-    out_of_range,
-    pm25_above_pm10,
+from central.families import (
+    CentralFamily,
+    ColumnCheck,
+    RuleSetting,
+    SensorRules,
+    district_fields,
+    families,
 )
+from central.rules import DistrictConsensus, FieldSpecLike, Flatline, SilenceWatch, out_of_range
 from central.univariate import FloatArray, IntArray, UnivariateBank, UnivariateParams
 from edge.messages import Alert
 from edge.reading import FieldValue, Location, Reading
@@ -79,10 +78,6 @@ class DetectorConfig:
     silence_floor_s: float = 10.0
     # Duplicates: the seqs of a sensor's latest `seen_seqs` readings are remembered.
     seen_seqs: int = 4096
-    stuck_phase_cycles: float = 1.5
-    cycle_tolerance: float = 0.1
-    loop_stuck_cycles: float = 1.5
-    loop_expected_zero: float = 20.0
     default_interval_s: float = 60.0
 
 
@@ -98,7 +93,9 @@ class _Schema:
     univariate: IntArray  # columns the univariate detector judges
     flat: IntArray  # columns the flatline rule judges
     district: IntArray  # columns judged against the district
-    pm: tuple[int, int] | None  # (pm25, pm10) columns
+    # The column of the field a reading needs to be judged against the district (-1: none).
+    district_requires: int
+    checks: tuple[tuple[ColumnCheck, tuple[int, ...]], ...]  # the family's, with their columns
     per_reading_range: bool  # string fields with allowed values: check each reading
     # Field sets seen on readings, by their field names in order (see `matrix`).
     layouts: dict[tuple[str, ...], _Layout] = field(default_factory=dict)
@@ -108,7 +105,6 @@ class _Schema:
         cls,
         numeric: tuple[str, ...],
         specs: Mapping[str, FieldSpecLike],
-        district_fields: Sequence[str],
         family: CentralFamily | None = None,
     ) -> _Schema:
         def bound(name: str, attr: str, missing: float) -> float:
@@ -118,6 +114,10 @@ class _Schema:
 
         cols = {n: i for i, n in enumerate(numeric)}
         not_univariate, not_flatline = _exempt(family)
+        district = family.district_fields if family else ()
+        requires = family.district_requires if family else ""
+        if requires and requires not in cols:
+            district = ()
         return cls(
             names=numeric,
             specs=specs,
@@ -135,8 +135,13 @@ class _Schema:
                 ],
                 dtype=np.int64,
             ),
-            district=np.array([cols[n] for n in district_fields if n in cols], dtype=np.int64),
-            pm=(cols["pm25"], cols["pm10"]) if "pm25" in cols and "pm10" in cols else None,
+            district=np.array([cols[n] for n in district if n in cols], dtype=np.int64),
+            district_requires=cols.get(requires, -1),
+            checks=tuple(
+                (check, tuple(cols[n] for n in check.fields))
+                for check in (family.checks if family else ())
+                if all(n in cols for n in check.fields)
+            ),
             per_reading_range=any(s.allowed is not None for s in specs.values()),
         )
 
@@ -262,15 +267,16 @@ class Detector:
         self,
         catalog: CatalogLike | None = None,
         config: DetectorConfig | None = None,
-        cycle_plans: Mapping[str, float] | None = None,
+        shared: Sequence[object] = (),
     ) -> None:
+        """`shared`: objects the families' rules share across sensors, such as a family's
+        parameters (central/families/); those not given are made with their defaults."""
         if catalog is None:
             from edge.catalog import load_catalog
 
             catalog = load_catalog()
         self.catalog = catalog
         self.config = config or DetectorConfig()
-        self.cycle_plans = dict(cycle_plans or {})
         self.tracker = AlertTracker(clear_after=self.config.clear_after)
         self.bank = UnivariateBank(256, self.config.univariate)
         cfg = self.config
@@ -278,9 +284,8 @@ class Detector:
         self.flatline = Flatline(
             n=cfg.flatline_n, min_run=cfg.flatline_min_run, eps=cfg.flatline_eps
         )
-        self.district = DistrictConsensus()
-        self.junctions = Junctions()
-        self._rules = RuleSetting(self.config, self.cycle_plans, self.junctions)
+        self.district = DistrictConsensus(fields=district_fields())
+        self._rules = RuleSetting(self.config, shared)
         self._families = families()
         self._sensors: dict[str, _SensorState] = {}
         self._by_index: list[_SensorState | None] = []
@@ -396,7 +401,7 @@ class Detector:
             self._slot_group[freed] = -1
             self._free_blocks.setdefault(width, []).append(st.base)
             self.silence.forget(st.index)
-            self.junctions.forget(sensor_id)
+            self._rules.forget(sensor_id)
             self._by_index[st.index] = None
             self._free_indices.append(st.index)
         self.tracker.drop(sensor_id)
@@ -474,15 +479,15 @@ class Detector:
                 name, col = schema.names[cols[which[j]]], cols[which[j]]
                 row = int(rows[j])
                 add(row, self.flatline.finding(name, float(values[row, col]), int(runs[j])))
-        if schema.pm is not None:
-            has_pm25 = present[:, schema.pm[0]]
-            pm25, pm10 = values[:, schema.pm[0]], values[:, schema.pm[1]]
-            with np.errstate(invalid="ignore"):
-                above = pm25 > pm10 + np.maximum(2.0, 0.05 * pm10)
-            for row in np.flatnonzero(above).tolist():
-                for finding in pm25_above_pm10(rs[row].fields):
+        for check, check_cols in schema.checks:
+            suspects = check.suspects(*(values[:, c] for c in check_cols))
+            for row in np.flatnonzero(suspects).tolist():
+                for finding in check.findings(rs[row].fields):
                     add(row, finding)
-            self._district_values(batch, idx, schema, values, slots, has_pm25)
+        if schema.district.size:
+            needed = schema.district_requires
+            judged = present[:, needed] if needed >= 0 else np.ones(len(rs), dtype=bool)
+            self._district_values(batch, idx, schema, values, slots, judged)
         if batch.states[idx[0]].rules is not None:  # one schema, one sensor type
             self._family_rules(rs, [batch.states[i] for i in idx], add)
         found = batch.found
@@ -500,15 +505,13 @@ class Detector:
         schema: _Schema,
         values: FloatArray,
         slots: IntArray,
-        has_pm25: npt.NDArray[np.bool_],
+        judged: npt.NDArray[np.bool_],
     ) -> None:
-        """Keep every district field of every located monitor with a PM2.5 value for `_district`."""
+        """Keep every district field of the located sensors `judged` for `_district`."""
         cols = schema.district
-        if not cols.size:
-            return
         keys = slots[:, cols]
         groups = self._slot_group[keys]
-        sel = (groups >= 0) & np.isfinite(values[:, cols]) & has_pm25[:, None]
+        sel = (groups >= 0) & np.isfinite(values[:, cols]) & judged[:, None]
         rows, which = np.nonzero(sel)
         if rows.size:
             at = np.array(idx, dtype=np.int64)[rows]
@@ -565,7 +568,7 @@ class Detector:
                 schema=schema,
                 base=self._block(len(schema.names)),
                 location=r.location,
-                rules=family.rules(r.sensor_id, self._rules) if family is not None else None,
+                rules=family.rules(r.sensor_id, self._rules) if family and family.rules else None,
                 interval_s=interval,
             )
             self._set_groups(st, district)
@@ -601,7 +604,7 @@ class Detector:
         schema = self._schemas.get((r.sensor_type, numeric))
         if schema is None:
             family = self._families.get(r.sensor_type)
-            schema = _Schema.build(numeric, specs, self.district.fields, family)
+            schema = _Schema.build(numeric, specs, family)
             self._schemas[(r.sensor_type, numeric)] = schema
         if stype is not None:
             self._kinds[r.sensor_type] = (schema, interval)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from central.families import families
 from edge.messages import Alert
 from edge.reading import Reading
 
@@ -22,21 +23,17 @@ ALL_FAULTS = "all"
 
 # The fault each alert type is built to catch, so that its false alerts count against that
 # fault's precision. Types named after a fault (out_of_range, pm25_above_pm10,
-# conflicting_greens, stuck_phase, detector_stuck_on, detector_no_activity) map to themselves;
-# the generic ones map to the fault they are first meant for. An alert of any type that matches
-# a label (same sensor, inside the window) is a true alert of that label's fault. Alert types
-# without a simulated fault (cycle_off_plan, counts_off_profile, detector_fault) count in the
-# "all" row only. Of the camera alerts, frozen_frame and camera_offline are named after their
-# fault; the camera/loop cross check is built first for a lens that stops seeing, the frame
-# rate rule for a frame-rate collapse, and a reported tamper state for a moved camera.
+# conflicting_greens, stuck_phase, frozen_frame, ...) map to themselves; the shared rules' types
+# map to the fault they are first meant for, and a family's own ones are declared by its module
+# (central/families/). An alert of any type that matches a label (same sensor, inside the window)
+# is a true alert of that label's fault. Alert types without a simulated fault (cycle_off_plan,
+# counts_off_profile, detector_fault) count in the "all" row only.
 FAULT_OF_ALERT: dict[str, str] = {
     "flatline": "stuck",
     "silence": "dropout",
     "anomaly": "spike",
     "district_disagreement": "drift",
-    "count_disagreement": "lens_obscured",
-    "frame_rate_low": "frame_rate_collapse",
-    "camera_tamper": "camera_moved",
+    **{alert: fault for f in families().values() for alert, fault in f.alert_faults.items()},
 }
 
 

@@ -1,23 +1,23 @@
 """The ASCII line protocol of serial traffic counters and controllers, NMEA style.
 
 `$TSC,<sensor_id>,<seq>,<ts_ms>,<key>=<value>,...*HH\r\n`, where HH is the XOR of every byte
-between '$' and '*' in two hex digits. Values are parsed by their catalog kind; bools are 1 or 0.
+between '$' and '*' in two hex digits. Values are parsed by the kind the catalog gives them in the
+sensor type the line is decoded as (the traffic-signal family's, edge/families/traffic_signal.py);
+bools are 1 or 0.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from typing import Final
 
-from edge.catalog import SensorType, load_catalog
+from edge.catalog import SensorType
 from edge.codec import NAME_PATTERN, Rejected, reject, vet_fields
 from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
 
 SENTENCE: Final = "TSC"
-SENSOR_TYPE: Final = "traffic_signal"
 MAX_LINE: Final = 512  # bytes, '$' to '\n' inclusive
 
 _NS_PER_MS: Final = 1_000_000
@@ -64,8 +64,10 @@ def check_frame(line: bytes) -> Rejected | None:
     return None
 
 
-def decode(line: bytes, received_ts: int, location: Location | None = None) -> Reading | Rejected:
-    """The Reading in one line (with or without its CR LF), or why not; never raises.
+def decode(
+    line: bytes, sensor: SensorType, received_ts: int, location: Location | None = None
+) -> Reading | Rejected:
+    """The Reading of a `sensor` in one line (with or without its CR LF), or why not; never raises.
 
     `received_ts` is the gateway's receipt time in epoch nanoseconds. Out-of-range values are
     kept and flagged "out_of_range"; unknown keys and unparseable values are rejected.
@@ -91,7 +93,6 @@ def decode(line: bytes, received_ts: int, location: Location | None = None) -> R
         return reject("bad_syntax", f"seq {seq_text!r} is not a non-negative integer", line)
     if ts_ms is None or not 0 <= ts_ms <= _MAX_TS_MS:
         return reject("bad_syntax", f"ts {ts_text!r} is not epoch milliseconds", line)
-    sensor = _sensor()
     fields: dict[str, FieldValue] = {}
     for pair in pairs:
         key, eq, text = pair.partition("=")
@@ -101,7 +102,7 @@ def decode(line: bytes, received_ts: int, location: Location | None = None) -> R
             return reject("bad_syntax", f"key {key!r} appears twice", line)
         spec = sensor.fields.get(key)
         if spec is None:
-            return reject("unknown_field", f"{key!r} is not a field of {SENSOR_TYPE}", line)
+            return reject("unknown_field", f"{key!r} is not a field of {sensor.name}", line)
         value = _parse(spec.kind, text)
         if value is None:
             return reject("bad_value", f"{key}={text!r} is not a valid {spec.kind}", line)
@@ -111,7 +112,7 @@ def decode(line: bytes, received_ts: int, location: Location | None = None) -> R
         return verdict
     return Reading(
         sensor_id=sensor_id,
-        sensor_type=SENSOR_TYPE,
+        sensor_type=sensor.name,
         seq=seq,
         ts=ts_ms * _NS_PER_MS,
         fields=fields,
@@ -119,11 +120,6 @@ def decode(line: bytes, received_ts: int, location: Location | None = None) -> R
         received_ts=received_ts,
         quality=verdict,
     )
-
-
-@functools.cache
-def _sensor() -> SensorType:
-    return load_catalog().sensor(SENSOR_TYPE)
 
 
 def _int(text: str) -> int | None:

@@ -184,8 +184,7 @@ def sites(scenario_name: str, out_path: Path) -> None:
 @click.option(
     "--sensor-type",
     type=click.Choice(SENSOR_TYPES),
-    default="traffic_signal",
-    show_default=True,
+    help="The device's type [default: read off the file name, as its field is].",
 )
 @click.option("--district", default="replay", show_default=True)
 @click.option("--speed", default=60.0, show_default=True, help="Playback speed-up factor.")
@@ -198,7 +197,7 @@ def replay_command(
     csv_path: Path,
     sensor_id: str,
     field: str | None,
-    sensor_type: str,
+    sensor_type: str | None,
     district: str,
     speed: float,
     limit: int | None,
@@ -209,7 +208,7 @@ def replay_command(
 ) -> None:
     """Play a CSV time series (timestamp,value) as one device."""
     points = read_series(csv_path)
-    name, scale = field_for(csv_path, field, sensor_type)
+    sensor_type, name, scale = field_for(csv_path, field, sensor_type)
     publisher = _publisher(host, port, f"citygate-sim-replay-{os.getpid()}")
     try:
         sent = replay(

@@ -3,57 +3,28 @@ tracking which are active at a tick, and changing the values of readings while t
 
 Faults that change timing or bytes rather than values (dropout, clock skew, duplicates, reordering,
 malformed payloads, unplugging) are only tracked here; the simulator applies them when it emits.
+Value faults of any device are applied here, a family's own ones by its module.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
 
 from edge.catalog import Catalog
 from firmware_sim.errors import ScenarioError
-from firmware_sim.families.camera import NOMINAL_FPS, count_fields
-from firmware_sim.families.traffic_signal import APPROACHES, DETECTORS, refresh_totals
-from firmware_sim.fault_kinds import DEFAULT_FIELD, KINDS
+from firmware_sim.fault_kinds import DEFAULT_FIELD, EMISSION, KINDS
+from firmware_sim.fault_window import PARTS, ActiveFault, FaultWindow, Values
 from firmware_sim.fleet import Fleet
 from firmware_sim.scenario import FaultSpec, Scenario, SerialTransport
 
-EMISSION: Final = frozenset(
-    {"dropout", "clock_skew", "duplicate", "out_of_order", "malformed", "unplug", "camera_offline"}
-)
-# A controller's loop diagnostics flag a stuck or silent detector only after watching it a while.
-DIAGNOSTIC_DELAY_NS: Final = 30 * 1_000_000_000
 # Faults that change one named field; the others act on timing, bytes or a group of fields.
 FIELD_FAULTS: Final = frozenset({"spike", "drift", "stuck", "out_of_range", "noise_burst"})
 _RANDOM_CHUNK_S: Final = 600
 _NS: Final = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class FaultWindow:
-    """One fault on one device from start_ns (inclusive) to end_ns (exclusive)."""
-
-    id: int
-    device: int
-    sensor_id: str
-    sensor_type: str
-    fault: str
-    start_ns: int
-    end_ns: int
-    field: str = ""
-    magnitude: float = 0.0
-    detector: int = 0  # 1..8 for detector faults
-    origin: str = "scheduled"
-
-
-@dataclass
-class ActiveFault:
-    window: FaultWindow
-    state: dict[str, object] = field(default_factory=dict)
 
 
 class FaultBook:
@@ -148,7 +119,7 @@ class FaultBook:
             if spec.type in FIELD_FAULTS
             else "",
             magnitude=spec.effective_magnitude,
-            detector=int(rng.integers(1, DETECTORS + 1)),
+            detector=int(rng.integers(1, PARTS + 1)),
             origin=origin,
         )
 
@@ -229,16 +200,17 @@ class FaultBook:
             pos = int(np.searchsorted(due, w.device))
             if pos >= len(due) or due[pos] != w.device:
                 continue
-            _APPLY[w.fault](self, active, values, pos, t_ns, rng)
+            family_fault = KINDS[w.fault].apply
+            if family_fault is None:
+                _APPLY[w.fault](self, active, values, pos, t_ns, rng)
+            else:
+                family_fault(active, values, pos, t_ns, rng)
 
     def _span(self, sensor_type: str, name: str) -> tuple[float, float]:
         spec = self.catalog.sensor(sensor_type).fields[name]
         low = 0.0 if spec.min is None else spec.min
         high = low + 1000.0 if spec.max is None else spec.max
         return low, high
-
-
-Values = dict[str, np.ndarray]
 
 
 def _spike(
@@ -285,120 +257,10 @@ def _noise_burst(
     v[w.field][p] = max(low, value + rng.normal(0.0, sigma))
 
 
-def _pm25_above_pm10(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    v["pm25"][p] = v["pm10"][p] * a.window.magnitude
-
-
-def _conflicting_greens(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    # The conflict monitor failed too (else it would force flashing): detectors must see it.
-    for approach in APPROACHES:
-        v[f"phase_{approach}"][p] = "green"
-
-
-_PHASE_FIELDS: Final = (
-    *(f"phase_{a}" for a in APPROACHES),
-    *(f"split_{a}" for a in APPROACHES),
-    "cycleLength",
-)
-
-
-def _stuck_phase(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    if not a.state:
-        a.state.update({name: v[name][p] for name in _PHASE_FIELDS})
-    for name in _PHASE_FIELDS:
-        v[name][p] = a.state[name]
-
-
-def _detector(a: ActiveFault, v: Values, p: int, t: int, occupancy: float, code: str) -> None:
-    k = a.window.detector
-    v[f"d{k}_intensity"][p] = 0
-    v[f"d{k}_occupancy"][p] = occupancy
-    if t - a.window.start_ns >= DIAGNOSTIC_DELAY_NS:
-        v[f"d{k}_fault"][p] = code
-    refresh_totals(v, p)
-
-
-def _detector_stuck_on(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    _detector(a, v, p, t, 1.0, "stuck_on")
-
-
-def _detector_no_activity(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    _detector(a, v, p, t, 0.0, "no_activity")
-
-
-# What a camera's analytics derive from the picture; its health fields come from the unit itself.
-_CAMERA_SCENE: Final = (*count_fields(), "occupancy", "averageCrowdSpeed", "congested")
-
-
-def _scale_counts(v: Values, p: int, factor: float, rng: np.random.Generator) -> None:
-    """Counts as a camera that sees `factor` times the objects would make them: fewer are a
-    random thinning of what passed, more add objects at the same rate."""
-    for name in count_fields():
-        count = int(v[name][p])
-        if factor <= 1.0:
-            v[name][p] = rng.binomial(count, factor)
-        else:
-            v[name][p] = count + rng.poisson(count * (factor - 1.0))
-    v["occupancy"][p] = min(1.0, float(v["occupancy"][p]) * factor)
-
-
-def _lens_obscured(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    # Dirt or spray over part of the lens: the unit's tamper check, made for a covered lens,
-    # does not trip, but nearly everything behind the smear goes uncounted.
-    _scale_counts(v, p, a.window.magnitude, rng)
-
-
-def _frozen_frame(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    # The decoder keeps handing the analytics its last frame: every scene figure repeats.
-    if not a.state:
-        a.state.update({name: v[name][p] for name in _CAMERA_SCENE})
-    for name in _CAMERA_SCENE:
-        v[name][p] = a.state[name]
-
-
-def _camera_moved(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    # Knocked or turned on its mount: the counting zone now covers another part of the street.
-    _scale_counts(v, p, a.window.magnitude, rng)
-
-
-def _frame_rate_collapse(
-    book: FaultBook, a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
-) -> None:
-    share = a.window.magnitude
-    v["frameRate"][p] = NOMINAL_FPS * share + rng.normal(0.0, 0.2)
-    # Objects that cross between the frames still processed are missed, so counts fall too.
-    _scale_counts(v, p, 0.5 + 0.5 * share, rng)
-
-
 _APPLY: Final = {
     "spike": _spike,
     "drift": _drift,
     "stuck": _stuck,
     "out_of_range": _out_of_range,
     "noise_burst": _noise_burst,
-    "pm25_above_pm10": _pm25_above_pm10,
-    "conflicting_greens": _conflicting_greens,
-    "stuck_phase": _stuck_phase,
-    "detector_stuck_on": _detector_stuck_on,
-    "detector_no_activity": _detector_no_activity,
-    "lens_obscured": _lens_obscured,
-    "frozen_frame": _frozen_frame,
-    "camera_moved": _camera_moved,
-    "frame_rate_collapse": _frame_rate_collapse,
 }

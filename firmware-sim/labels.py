@@ -10,7 +10,8 @@ from typing import IO
 
 import msgspec
 
-from firmware_sim.faults import FaultWindow
+from firmware_sim.fault_kinds import KINDS
+from firmware_sim.fault_window import FaultWindow
 
 
 class Label(msgspec.Struct, frozen=True):
@@ -43,7 +44,7 @@ def label_of(window: FaultWindow, end_ns: int) -> Label:
         end_iso=iso(end_ns),
         field=window.field,
         magnitude=window.magnitude,
-        detector=window.detector if window.fault.startswith("detector_") else 0,
+        detector=window.detector if KINDS[window.fault].part else 0,
         origin=window.origin,
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from firmware_sim.families import families
 from firmware_sim.mqtt_publisher import MqttPublisher
 from firmware_sim.progress import Progress
 from firmware_sim.scenario import Scenario, parse_scenario
@@ -15,12 +16,23 @@ from firmware_sim.simulator import Simulator
 TICK_MS = 100
 
 
+def mixed_fleet(devices: int) -> dict[str, int]:
+    """`devices` shared among the families by their load weight (firmware-sim/families/), the
+    remainder to the first ones."""
+    weights = {f.name: f.load_weight for f in families().values() if f.load_weight > 0}
+    total, share, given = sum(weights.values()), 0, 0
+    groups = {}
+    for name, weight in weights.items():
+        share += weight
+        upto = -(-devices * share // total)  # ceiling: the first families take the remainder
+        groups[name] = upto - given
+        given = upto
+    return groups
+
+
 def load_scenario_for(devices: int, sensor_type: str, qos: int, seed: int) -> Scenario:
-    """One district of `devices` devices reporting every second (mixed types: half of each)."""
-    if sensor_type == "mixed":
-        groups = {"air_quality": devices - devices // 2, "traffic_signal": devices // 2}
-    else:
-        groups = {sensor_type: devices}
+    """One district of `devices` devices reporting every second ("mixed": see `mixed_fleet`)."""
+    groups = mixed_fleet(devices) if sensor_type == "mixed" else {sensor_type: devices}
     return parse_scenario(
         {
             "name": "load",

@@ -14,10 +14,8 @@ from edge import mqtt_json
 from edge.catalog import load_catalog
 from edge.reading import Location, Reading
 from firmware_sim.errors import SimError
+from firmware_sim.families import families
 from firmware_sim.mqtt_publisher import MqttPublisher
-
-# NAB realTraffic names its files by what they measure; occupancy there is in percent.
-FIELD_BY_NAME = {"speed": ("averageVehicleSpeed", 1.0), "occupancy": ("occupancy", 0.01)}
 
 
 @dataclass(frozen=True)
@@ -48,19 +46,33 @@ def read_series(path: Path) -> list[Point]:
     return points
 
 
-def field_for(path: Path, field: str | None, sensor_type: str) -> tuple[str, float]:
-    """The catalog field a series feeds and the factor to its unit."""
+def field_for(path: Path, field: str | None, sensor_type: str | None) -> tuple[str, str, float]:
+    """The sensor type and catalog field a series feeds and the factor to its unit; what is not
+    given is read off the file name by the families' replay series (firmware-sim/families/)."""
+    guess = next(
+        (
+            (family.name, *series)
+            for family in families().values()
+            if sensor_type in (None, family.name)
+            for word, series in family.replay_series.items()
+            if word in path.stem.lower()
+        ),
+        None,
+    )
+    if sensor_type is None:
+        if guess is None:
+            raise SimError(f"cannot tell which sensor type {path.name} is from; pass --sensor-type")
+        sensor_type = guess[0]
     if field:
         name, scale = field, 1.0
+    elif guess is None:
+        raise SimError(f"cannot tell which field {path.name} holds; pass --field")
     else:
-        guess = next((v for k, v in FIELD_BY_NAME.items() if k in path.stem.lower()), None)
-        if guess is None:
-            raise SimError(f"cannot tell which field {path.name} holds; pass --field")
-        name, scale = guess
+        _, name, scale = guess
     spec = load_catalog().sensor(sensor_type).fields.get(name)
     if spec is None or spec.kind not in ("int", "float"):
         raise SimError(f"--field {name!r} is not a numeric field of {sensor_type}")
-    return name, scale
+    return sensor_type, name, scale
 
 
 def replay(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,19 +19,12 @@ from edge.reading import Reading
 from firmware_sim.conditions import conditions_at
 from firmware_sim.corruption import corrupt_frame, corrupt_json
 from firmware_sim.families import FAULT_STREAM, DeviceModel, Models, encoders, families
-from firmware_sim.faults import FaultBook, FaultWindow
+from firmware_sim.fault_kinds import SILENCING
+from firmware_sim.fault_window import FaultWindow
+from firmware_sim.faults import FaultBook
 from firmware_sim.fleet import Fleet
 from firmware_sim.randomness import tick_rng
 from firmware_sim.scenario import Scenario, SerialTransport
-
-# Decimal places a device reports; an instrument's resolution, not Python's float repr.
-DECIMALS: Final = {"relativeHumidity": 3, "batteryLevel": 3, "co": 2}
-DEFAULT_DECIMALS: Final = 1
-
-
-def decimals_of(name: str) -> int:
-    return 3 if name.endswith("occupancy") else DECIMALS.get(name, DEFAULT_DECIMALS)
-
 
 MqttMessage = tuple[str, bytes, int]  # topic, payload, qos
 SerialMessage = tuple[int, bytes]  # device index, bytes to write
@@ -91,7 +83,7 @@ class Simulator:
             self._qos.append(0 if serial else d.transport.qos)  # type: ignore[union-attr]
         self._columns = {
             t: [
-                (s.name, s.kind, decimals_of(s.name))
+                (s.name, s.kind, families()[t].decimals_of(s.name))
                 for s in self.catalog.sensor(t).fields.values()
             ]
             for t in self.fleet.by_type
@@ -168,7 +160,7 @@ class Simulator:
         self, dev: int, reading: Reading, windows: list[FaultWindow], tick: int, batch: Batch
     ) -> None:
         kinds = {w.fault: w for w in windows}
-        if "dropout" in kinds or "unplug" in kinds or "camera_offline" in kinds:
+        if not SILENCING.isdisjoint(kinds):
             return
         if "clock_skew" in kinds:
             skew = round(kinds["clock_skew"].magnitude * 1e9)

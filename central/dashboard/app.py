@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,12 +25,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from central.dashboard import aqi, cameras, live
+from central.dashboard import aqi, live
 from central.dashboard.errors import BadQuery, QueryError
-from central.dashboard.queries import TRAFFIC_SUMMARY, History
+from central.dashboard.families import FamilyView, Marker, views
+from central.dashboard.queries import History
 from central.dashboard.settings import Settings
 from central.dashboard.sites import SiteRegistry
 from deploy.connections import Connections
+from edge import topics
 
 log = structlog.get_logger("citygate.dashboard")
 
@@ -41,7 +42,7 @@ _CSP: Final = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-_AQ_FIELDS: Final = ("pm1", "pm25", "pm10", "no2", "o3", "co", "temperature", "relativeHumidity")
+_SILENT_COLOR: Final = "#8a8f98"
 
 
 class FastJSON(JSONResponse):
@@ -62,13 +63,13 @@ class Dashboard:
         self.sites = SiteRegistry.from_file(settings.sites) if settings.sites else SiteRegistry()
         self.hub = live.Hub()
 
-    def _get(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
+    def cached(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
         """A cached InfluxDB answer, from a worker thread."""
         return self.history.cache.get(key, compute, ttl)
 
     async def _q(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any:
         """The same, from the event loop."""
-        return await run_in_threadpool(self._get, key, compute, ttl)
+        return await run_in_threadpool(self.cached, key, compute, ttl)
 
     async def encoded(self, key: str, build: Callable[[], Any]) -> bytes:
         """A whole view, assembled and JSON-encoded once per cache period for every browser.
@@ -80,114 +81,16 @@ class Dashboard:
 
     # --- assembled views -------------------------------------------------------------------
 
-    def air(self, standard: aqi.Standard) -> dict[str, Any]:
-        """AQI per sensor (with dominant pollutant and sub-indices) and per district (worst)."""
-        latest = self._get(
-            "latest:air_quality",
-            lambda: self.history.latest("air_quality", _AQ_FIELDS, "-1h"),
-        )
-        by_hours: dict[int, list[str]] = {}
-        for field_name, p in standard.pollutants.items():
-            by_hours.setdefault(p.average_h, []).append(field_name)
-        means: dict[str, dict[str, float]] = {}
-        for hours, fields in sorted(by_hours.items()):
-            # Long averages change slowly; recomputing them every few seconds would only load InfluxDB.
-            got = self._get(
-                f"means:{hours}:{','.join(fields)}",
-                functools.partial(self.history.means, "air_quality", fields, hours),
-                ttl=max(self.settings.cache_s, 30.0),
-            )
-            for sid, values in got.items():
-                means.setdefault(sid, {}).update(values)
-        sensors = []
-        districts: dict[str, dict[str, Any]] = {}
-        for sid, row in latest.items():
-            assessment = standard.assess(means.get(sid, {}))
-            entry = {
-                "sensor_id": sid,
-                "district": row["district"],
-                "last_seen": row["last_seen"],
-                "latest": row["fields"],
-                "aqi": assessment.index if assessment else None,
-                "band": assessment.band.name if assessment else None,
-                "color": assessment.band.color if assessment else None,
-                "dominant": assessment.dominant if assessment else None,
-                "sub_indices": {
-                    s.pollutant: {"index": s.index, "concentration": s.concentration}
-                    for s in (assessment.sub_indices if assessment else ())
-                },
-            }
-            sensors.append(entry)
-            if assessment is None:
-                continue
-            d = districts.setdefault(
-                row["district"], {"district": row["district"], "aqi": -1, "sensors": 0}
-            )
-            d["sensors"] += 1
-            if assessment.index > d["aqi"]:
-                d.update(
-                    aqi=assessment.index,
-                    band=assessment.band.name,
-                    color=assessment.band.color,
-                    dominant=assessment.dominant,
-                    worst_sensor=sid,
-                )
-        # Worst first: the table is paged, and the sensors that need attention lead it.
-        sensors.sort(
-            key=lambda s: (s["aqi"] is None, -(s["aqi"] or 0), s["district"], s["sensor_id"])
-        )
-        return {
-            "standard": standard.describe(),
-            "districts": sorted(districts.values(), key=lambda d: d["district"]),
-            "sensors": sensors,
-        }
-
-    def traffic(self) -> list[dict[str, Any]]:
-        latest = self._get(
-            "latest:traffic_signal",
-            lambda: self.history.latest("traffic_signal", TRAFFIC_SUMMARY, "-1h"),
-        )
-        rows = []
-        for sid, row in latest.items():
-            f = row["fields"]
-            faults = sorted(
-                {
-                    f"d{n}:{f[k]}"
-                    for n in range(1, 9)
-                    if (k := f"d{n}_fault") in f and f[k] not in ("none", None)
-                }
-            )
-            if f.get("conflictMonitor"):
-                faults.insert(0, "conflict_monitor")
-            rows.append(
-                {
-                    "sensor_id": sid,
-                    "district": row["district"],
-                    "last_seen": row["last_seen"],
-                    "intensity": f.get("intensity"),
-                    "occupancy": f.get("occupancy"),
-                    "averageVehicleSpeed": f.get("averageVehicleSpeed"),
-                    "cycleLength": f.get("cycleLength"),
-                    "phases": {a: f.get(f"phase_{a}") for a in "NESW"},
-                    "faults": faults,
-                }
-            )
-        rows.sort(key=lambda r: (not r["faults"], r["district"], r["sensor_id"]))  # faults first
-        return rows
-
-    def cameras(self) -> dict[str, Any]:
-        latest = self._get(
-            f"latest:{cameras.SENSOR_TYPE}",
-            lambda: self.history.latest(cameras.SENSOR_TYPE, None, "-1h"),
-        )
-        return {"classes": cameras.vehicle_classes(), "cameras": cameras.camera_rows(latest)}
+    def view(self, name: str, standard: aqi.Standard) -> Any:
+        """The view of one family (central/dashboard/families/)."""
+        return views()[name].build(self, standard)
 
     def alerts(self, start: str, stop: str | None) -> list[dict[str, Any]]:
         """One row per alert (its latest state) with its acknowledgement, newest first. Alerts
         the live feed brought since InfluxDB was last asked are merged in."""
         lookback = f"-{self.settings.alerts_lookback}"
-        stored = self._get(f"alerts:{start}:{stop}", lambda: self.history.alerts(start, stop))
-        acks = self._get(f"acks:{lookback}", lambda: self.history.acks(lookback))
+        stored = self.cached(f"alerts:{start}:{stop}", lambda: self.history.alerts(start, stop))
+        acks = self.cached(f"acks:{lookback}", lambda: self.history.acks(lookback))
         merged: dict[str, dict[str, Any]] = {}
         for row in stored:  # newest first: the first row of an alert is its latest state
             merged.setdefault(row["alert_id"], row)
@@ -219,19 +122,15 @@ class Dashboard:
 
     def sensors(self, standard: aqi.Standard) -> dict[str, Any]:
         """Every known sensor with its place and its state colour for the map."""
-        air = self.air(standard)
-        traffic = self.traffic()
-        camera_view = self.cameras()
+        family_views = views()
+        rows = {name: view.rows(self.view(name, standard)) for name, view in family_views.items()}
         alerts = self.alerts(f"-{self.settings.alerts_lookback}", None)
         active = _active_alerts(alerts)
         now = time.time()
         seen: dict[str, tuple[str, str, dict[str, Any]]] = {}
-        for s in air["sensors"]:
-            seen[s["sensor_id"]] = ("air_quality", s["district"], s)
-        for t in traffic:
-            seen[t["sensor_id"]] = ("traffic_signal", t["district"], t)
-        for c in camera_view["cameras"]:
-            seen[c["sensor_id"]] = (cameras.SENSOR_TYPE, c["district"], c)
+        for name, family_rows in rows.items():
+            for row in family_rows:
+                seen[row["sensor_id"]] = (name, row["district"], row)
         for sid, site in list(self.sites.sites.items()):
             seen.setdefault(sid, (site.sensor_type, site.district, {}))
         out = []
@@ -242,34 +141,17 @@ class Dashboard:
                 self.settings.silent_min_s, self.settings.silent_after_intervals * site.interval_s
             )
             last_seen = row.get("last_seen")
+            view = family_views.get(stype)
             if (
                 not last_seen
                 or now - last_seen > silent_after
                 or (alert and alert["type"] == "silent")
+                or view is None
             ):
-                state, color, label = "silent", "#8a8f98", "silent"
-            elif stype == "traffic_signal":
-                fault = bool(row.get("faults")) or "flashing" in row.get("phases", {}).values()
-                if fault:
-                    state, color, label = (
-                        "fault",
-                        "#d63384",
-                        ", ".join(row.get("faults") or ["flashing"]),
-                    )
-                else:
-                    state, color, label = "ok", "#3d8bfd", "signal ok"
-            elif stype == cameras.SENSOR_TYPE:
-                if row.get("problems"):
-                    state, color, label = "fault", "#d63384", ", ".join(row["problems"])
-                else:
-                    people = row.get("peopleCount")
-                    label = "camera ok" + (f", {people} people" if people is not None else "")
-                    state, color = "ok", "#3d8bfd"
-            elif row.get("aqi") is not None:
-                state, color = "aqi", row["color"]
-                label = f"AQI {row['aqi']} {row['band']} ({row['dominant']})"
+                marker = Marker("silent", _SILENT_COLOR, "silent")
             else:
-                state, color, label = "ok", "#3d8bfd", "no AQI yet"
+                marker = view.marker(row)
+            state, color, label = marker.state, marker.color, marker.label
             out.append(
                 {
                     "sensor_id": sid,
@@ -288,7 +170,7 @@ class Dashboard:
             {"name": d.name, "lat": d.latitude, "lon": d.longitude, "radius_m": d.radius_m}
             for d in self.sites.districts.values()
         ]
-        return {"districts": districts, "sensors": out, "standard": air["standard"]}
+        return {"districts": districts, "sensors": out, "standard": standard.describe()}
 
     def authorised(self, request: Request) -> Response | None:
         """None if the request may write; otherwise the refusal to send."""
@@ -362,6 +244,8 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
                 "standards": {name: aqi.standard(name).name for name in aqi.available()},
                 "tables": {name: aqi.standard(name).describe() for name in aqi.available()},
                 "gateway_offline_after_s": settings.gateway_offline_after_s,
+                # The History tab's sensor types and the fields it shows first for each.
+                "history": {n: ",".join(v.history_fields) for n, v in views().items()},
                 "live": dash.hub.connected,
             }
         )
@@ -373,31 +257,38 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         std = standard_of(request)
         return encoded(await dash.encoded(f"sensors:{std.id}", lambda: dash.sensors(std)))
 
-    async def air(request: Request) -> Response:
-        std = standard_of(request)
-        return encoded(await dash.encoded(f"air:{std.id}", lambda: dash.air(std)))
+    def view_route(view: FamilyView) -> Route:
+        async def endpoint(request: Request) -> Response:
+            std = standard_of(request)
+            body = await dash.encoded(view.key(std), lambda: dash.view(view.name, std))
+            return encoded(body)
 
-    async def traffic(request: Request) -> Response:
-        return encoded(await dash.encoded("traffic", dash.traffic))
+        return Route(f"/api/{view.path}", endpoint)
 
-    async def camera_list(request: Request) -> Response:
-        return encoded(await dash.encoded("cameras", dash.cameras))
+    def sensor_route(view: FamilyView) -> Route:
+        async def endpoint(request: Request) -> Response:
+            sid = request.path_params["sensor_id"]
+            got = await dash._q(
+                f"one:{view.name}:{sid}",
+                lambda: dash.history.latest(view.name, None, "-1h", sensor_id=sid),
+            )
+            if sid not in got:
+                return FastJSON({"error": f"no data from {sid} in the last hour"}, status_code=404)
+            return FastJSON(got[sid])
 
-    async def junction(request: Request) -> Response:
-        sid = request.path_params["sensor_id"]
-        got = await dash._q(
-            f"junction:{sid}",
-            lambda: dash.history.latest("traffic_signal", None, "-1h", sensor_id=sid),
-        )
-        if sid not in got:
-            return FastJSON({"error": f"no data from {sid} in the last hour"}, status_code=404)
-        return FastJSON(got[sid])
+        return Route(f"/api/{view.path}/{{sensor_id}}", endpoint)
 
     async def series(request: Request) -> Response:
         q = request.query_params
         sid = q.get("sensor_id", "")
-        measurement = q.get("type", "air_quality")
-        fields = [f for f in q.get("fields", "pm25").split(",") if f]
+        measurement = q.get("type", "")
+        if measurement not in topics.SENSOR_TYPES:
+            raise BadQuery(
+                f"type {measurement!r}: expected one of {', '.join(topics.SENSOR_TYPES)}"
+            )
+        fields = [f for f in q.get("fields", "").split(",") if f]
+        if not fields:
+            raise BadQuery("fields: expected one or more field names, comma-separated")
         start, stop = q.get("start", "-1h"), q.get("stop") or None
         data = await dash._q(
             f"series:{measurement}:{sid}:{','.join(fields)}:{start}:{stop}",
@@ -469,10 +360,8 @@ def create_app(settings: Settings, conn: Connections) -> Starlette:
         Route("/healthz", healthz),
         Route("/api/config", config),
         Route("/api/sensors", sensors),
-        Route("/api/air", air),
-        Route("/api/traffic", traffic),
-        Route("/api/traffic/{sensor_id}", junction),
-        Route("/api/cameras", camera_list),
+        *(view_route(view) for view in views().values()),
+        *(sensor_route(view) for view in views().values()),
         Route("/api/series", series),
         Route("/api/alerts", alerts),
         Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),

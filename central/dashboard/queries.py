@@ -19,25 +19,13 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from central.dashboard.errors import BadQuery, QueryError
 from deploy.connections import Connections
+from edge.catalog import load_catalog
 
 _IDENT: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 _DURATION: Final = re.compile(r"^-?\d{1,6}[smhdw]$")
 _RFC3339: Final = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$")
 _SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
-# The traffic view's columns; per-detector fields are asked for one junction at a time.
-TRAFFIC_SUMMARY: Final = (
-    "intensity",
-    "occupancy",
-    "averageVehicleSpeed",
-    "cycleLength",
-    "conflictMonitor",
-    "phase_N",
-    "phase_E",
-    "phase_S",
-    "phase_W",
-    *(f"d{n}_fault" for n in range(1, 9)),
-)
 GATEWAY_FIELDS: Final = (
     "journal_depth_records",
     "journal_depth_bytes",
@@ -235,7 +223,10 @@ class History:
         every = window_for(span_seconds(start, stop))
         stop_part = f", stop: {time_bound(stop, 'stop')}" if stop else ""
         fields = list(fields)
-        numeric = [f for f in fields if not f.startswith("phase_") and not f.endswith("_fault")]
+        # A state (a phase, a fault code) has no mean; what the catalog does not know is asked for.
+        sensor = load_catalog().get(measurement)
+        states = {n for n, s in sensor.fields.items() if s.kind == "str"} if sensor else set()
+        numeric = [f for f in fields if f not in states]
         flux = (
             f"from(bucket: {self.bucket})"
             f" |> range(start: {time_bound(start, 'start')}{stop_part})"

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from edge import traffic_line
+from edge.catalog import SensorType, load_catalog
 from edge.codec import Rejected
 from edge.deframer import Deframer, LineDeframer
 from edge.families import EdgeFamily
 from edge.reading import Location, Reading
+
+NAME = "traffic_signal"
+
+
+@functools.cache
+def _sensor() -> SensorType:
+    return load_catalog().sensor(NAME)
 
 
 class TrafficLineCodec:
@@ -15,7 +25,7 @@ class TrafficLineCodec:
     several controllers)."""
 
     name = "traffic_line"
-    sensor_type = traffic_line.SENSOR_TYPE
+    sensor_type = NAME
 
     def deframer(self) -> Deframer:
         return LineDeframer()
@@ -29,7 +39,7 @@ class TrafficLineCodec:
         seq: int,
         received_ts: int,
     ) -> Reading | Rejected:
-        return traffic_line.decode(frame, received_ts, location)
+        return traffic_line.decode(frame, _sensor(), received_ts, location)
 
 
-FAMILY = EdgeFamily(traffic_line.SENSOR_TYPE, serial_codecs=(TrafficLineCodec(),))
+FAMILY = EdgeFamily(NAME, serial_codecs=(TrafficLineCodec(),))

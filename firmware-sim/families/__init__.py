@@ -1,5 +1,6 @@
 """The simulator's side of each sensor family: its device model, sensor-id abbreviation, random
-stream and the serial frames its devices write, one module per family.
+stream, the serial frames its devices write, the faults only its devices have and what load mode
+and replay mode take of it, one module per family.
 
 `firmware-sim/families/<type>.py` is named for its catalog type and declares `FAMILY`, a
 `SimFamily`. Modules are found by name, so adding a family edits no list in the simulator.
@@ -12,18 +13,22 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
 from edge.catalog import load_catalog
 from edge.families import families as edge_families
 from edge.reading import Reading
-from firmware_sim.conditions import Conditions
 from firmware_sim.errors import SimError
+from firmware_sim.fault_window import ValueFault
+
+if TYPE_CHECKING:  # conditions import the scenario, which takes its fault types from here
+    from firmware_sim.conditions import Conditions
 
 # The random stream of fault effects; families take the others (tick_rng's stream argument).
 FAULT_STREAM: Final = 12
+DEFAULT_DECIMALS: Final = 1
 
 
 class DeviceModel(Protocol):
@@ -62,6 +67,16 @@ Encoder = Callable[[Reading, int], bytes]  # reading, device index -> the bytes 
 
 
 @dataclass(frozen=True)
+class FamilyFault:
+    """A fault only this family's devices have (faults of any device live in fault_kinds.py)."""
+
+    apply: ValueFault | None  # what it does to the values; None: the device falls silent
+    default_magnitude: float = 0.0
+    magnitude_means: str = ""
+    part: bool = False  # it hits one part of the device (the window's `detector`, labelled)
+
+
+@dataclass(frozen=True)
 class SimFamily:
     name: str  # the catalog type, and the module's name
     abbreviation: str  # in sensor ids: <district>-<abbreviation>-00001
@@ -73,6 +88,21 @@ class SimFamily:
     # Its devices stand at the devices of this family, one each in a district, a few metres
     # away (a camera at its signal controller's junction).
     beside: str | None = None
+    # The field a value fault (spike, drift, ...) changes when the scenario names none: the one
+    # detectors watch most.
+    default_field: str = ""
+    faults: Mapping[str, FamilyFault] = field(default_factory=dict)  # by fault type
+    # Its share of the fleet `citygate sim load --sensor-type mixed` runs (0: not in it).
+    load_weight: int = 1
+    # What the file names of CSV series this family plays in replay mode say they hold: a word
+    # in the name -> (field, factor to its unit), as NAB realTraffic names its files.
+    replay_series: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    # Decimal places its devices report, by field (an instrument's resolution, not Python's
+    # float repr); other float fields report DEFAULT_DECIMALS.
+    decimals: Mapping[str, int] = field(default_factory=dict)
+
+    def decimals_of(self, name: str) -> int:
+        return self.decimals.get(name, DEFAULT_DECIMALS)
 
 
 @functools.cache
@@ -92,14 +122,29 @@ def families() -> dict[str, SimFamily]:
             raise SimError(f"{where} must encode exactly its edge codecs {speaks}")
         if family.beside is not None and family.beside not in types:
             raise SimError(f"{where}: {family.beside!r} to stand beside is no catalog type")
+        fields = types[family.name].fields
+        named = [
+            family.default_field,
+            *(f for f, _ in family.replay_series.values()),
+            *family.decimals,
+        ]
+        if not all(name in fields for name in named):
+            raise SimError(
+                f"{where}: default_field, replay_series and decimals must name its fields"
+            )
         found.append(family)
     found.sort(key=lambda f: f.stream)
     streams = [f.stream for f in found] + [FAULT_STREAM]
     abbreviations = [f.abbreviation for f in found]
-    if len(set(streams)) != len(streams) or len(set(abbreviations)) != len(abbreviations):
+    faults = [name for f in found for name in f.faults]
+    if (
+        len(set(streams)) != len(streams)
+        or len(set(abbreviations)) != len(abbreviations)
+        or len(set(faults)) != len(faults)
+    ):
         raise SimError(
-            f"firmware-sim/families: streams {streams} (fault stream {FAULT_STREAM}) and "
-            f"abbreviations {abbreviations} must be unique"
+            f"firmware-sim/families: streams {streams} (fault stream {FAULT_STREAM}), "
+            f"abbreviations {abbreviations} and fault types {faults} must be unique"
         )
     return {f.name: f for f in found}
 

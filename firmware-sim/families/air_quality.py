@@ -7,11 +7,16 @@ over MQTT, or as a Plantower PMS5003 or Nova SDS011 on a serial line.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from firmware_sim.conditions import Conditions
-from firmware_sim.families import SimFamily
+from firmware_sim.families import FamilyFault, SimFamily
+from firmware_sim.fault_window import ActiveFault, Values
 from firmware_sim.serial_frames import pms5003_frame, sds011_frame
+
+if TYPE_CHECKING:  # conditions import the scenario, which takes its fault types from here
+    from firmware_sim.conditions import Conditions
 
 # Per-step persistence of the slow random components: pollution changes over minutes, not seconds.
 _PHI = 0.97
@@ -74,10 +79,21 @@ class AirQualityModel:
         }
 
 
+def _pm25_above_pm10(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    v["pm25"][p] = v["pm10"][p] * a.window.magnitude
+
+
 FAMILY = SimFamily(
     "air_quality",
     abbreviation="aq",
     stream=10,
     model=lambda m: AirQualityModel(m.n_devices, m.traffic_level, m.seed),
     encoders={"pms5003": pms5003_frame, "sds011": sds011_frame},
+    default_field="pm25",
+    decimals={"relativeHumidity": 3, "batteryLevel": 3, "co": 2},
+    faults={
+        "pm25_above_pm10": FamilyFault(
+            _pm25_above_pm10, default_magnitude=1.4, magnitude_means="pm25/pm10"
+        ),
+    },
 )

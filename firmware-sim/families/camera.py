@@ -9,13 +9,16 @@ camera away from a controller gets a junction of its own.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from firmware_sim.conditions import Conditions
-from firmware_sim.families import Models, SimFamily
+from firmware_sim.families import FamilyFault, Models, SimFamily
 from firmware_sim.families.traffic_signal import SATURATION_VEH_H, TrafficSignalModel
+from firmware_sim.fault_window import ActiveFault, Values
+
+if TYPE_CHECKING:  # conditions import the scenario, which takes its fault types from here
+    from firmware_sim.conditions import Conditions
 
 # Shares of the motor vehicles the loops count; bicycles ride over the loops mostly unseen, so
 # they come on top, as a share of that flow.
@@ -93,5 +96,72 @@ def _model(m: Models) -> CameraModel:
     return CameraModel(m.n_devices, m.traffic_level, m.seed, traffic, m.junction)
 
 
+# What a camera's analytics derive from the picture; its health fields come from the unit itself.
+_SCENE: Final = (*count_fields(), "occupancy", "averageCrowdSpeed", "congested")
+
+
+def _scale_counts(v: Values, p: int, factor: float, rng: np.random.Generator) -> None:
+    """Counts as a camera that sees `factor` times the objects would make them: fewer are a
+    random thinning of what passed, more add objects at the same rate."""
+    for name in count_fields():
+        count = int(v[name][p])
+        if factor <= 1.0:
+            v[name][p] = rng.binomial(count, factor)
+        else:
+            v[name][p] = count + rng.poisson(count * (factor - 1.0))
+    v["occupancy"][p] = min(1.0, float(v["occupancy"][p]) * factor)
+
+
+def _lens_obscured(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    # Dirt or spray over part of the lens: the unit's tamper check, made for a covered lens,
+    # does not trip, but nearly everything behind the smear goes uncounted.
+    _scale_counts(v, p, a.window.magnitude, rng)
+
+
+def _frozen_frame(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    # The decoder keeps handing the analytics its last frame: every scene figure repeats.
+    if not a.state:
+        a.state.update({name: v[name][p] for name in _SCENE})
+    for name in _SCENE:
+        v[name][p] = a.state[name]
+
+
+def _camera_moved(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    # Knocked or turned on its mount: the counting zone now covers another part of the street.
+    _scale_counts(v, p, a.window.magnitude, rng)
+
+
+def _frame_rate_collapse(
+    a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    share = a.window.magnitude
+    v["frameRate"][p] = NOMINAL_FPS * share + rng.normal(0.0, 0.2)
+    # Objects that cross between the frames still processed are missed, so counts fall too.
+    _scale_counts(v, p, 0.5 + 0.5 * share, rng)
+
+
 # MQTT only; it stands at a signal controller and counts what that controller's loops count.
-FAMILY = SimFamily("camera", abbreviation="cam", stream=13, model=_model, beside="traffic_signal")
+FAMILY = SimFamily(
+    "camera",
+    abbreviation="cam",
+    stream=13,
+    model=_model,
+    beside="traffic_signal",
+    default_field="intensity_car",
+    decimals={"occupancy": 3},
+    faults={
+        "lens_obscured": FamilyFault(
+            _lens_obscured, default_magnitude=0.05, magnitude_means="share of objects still seen"
+        ),
+        "frozen_frame": FamilyFault(_frozen_frame),
+        "camera_moved": FamilyFault(
+            _camera_moved, default_magnitude=0.3, magnitude_means="count level, times normal"
+        ),
+        "camera_offline": FamilyFault(None),  # the unit stops sending
+        "frame_rate_collapse": FamilyFault(
+            _frame_rate_collapse, default_magnitude=0.2, magnitude_means="share of the frame rate"
+        ),
+    },
+    # The load benchmarks' mixed fleet (bench/results) is air quality and signal controllers.
+    load_weight=0,
+)

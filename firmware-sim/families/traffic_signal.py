@@ -7,14 +7,17 @@ the approaches of the two stages are never green together unless a fault says so
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from firmware_sim.conditions import Conditions
-from firmware_sim.families import SimFamily
+from firmware_sim.families import FamilyFault, SimFamily
+from firmware_sim.fault_window import PARTS, ActiveFault, Values
 from firmware_sim.randomness import hash_uniform
 from firmware_sim.serial_frames import traffic_line_frame
+
+if TYPE_CHECKING:  # conditions import the scenario, which takes its fault types from here
+    from firmware_sim.conditions import Conditions
 
 APPROACHES: Final = ("N", "E", "S", "W")
 DETECTORS: Final = 8  # two loops per approach: d1, d2 north; d3, d4 east; d5, d6 south; d7, d8 west
@@ -28,6 +31,8 @@ PEDESTRIAN_GREEN_S: Final = 15.0  # a walk phase plus clearance needs this much 
 SATURATION_VEH_H: Final = 1800.0
 # Approach of each detector: N, N, E, E, S, S, W, W; N and S are the first stage.
 DETECTOR_STAGE: Final = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+# A controller's loop diagnostics flag a stuck or silent detector only after watching it a while.
+DIAGNOSTIC_DELAY_NS: Final = 30 * 1_000_000_000
 
 
 class TrafficSignalModel:
@@ -137,10 +142,65 @@ def refresh_totals(values: dict[str, np.ndarray], pos: np.ndarray | int) -> None
     )
 
 
+def _conflicting_greens(
+    a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    # The conflict monitor failed too (else it would force flashing): detectors must see it.
+    for approach in APPROACHES:
+        v[f"phase_{approach}"][p] = "green"
+
+
+_PHASE_FIELDS: Final = (
+    *(f"phase_{a}" for a in APPROACHES),
+    *(f"split_{a}" for a in APPROACHES),
+    "cycleLength",
+)
+
+
+def _stuck_phase(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    if not a.state:
+        a.state.update({name: v[name][p] for name in _PHASE_FIELDS})
+    for name in _PHASE_FIELDS:
+        v[name][p] = a.state[name]
+
+
+def _detector(a: ActiveFault, v: Values, p: int, t: int, occupancy: float, code: str) -> None:
+    k = (a.window.detector - 1) % DETECTORS + 1  # the window's part is one of PARTS
+    v[f"d{k}_intensity"][p] = 0
+    v[f"d{k}_occupancy"][p] = occupancy
+    if t - a.window.start_ns >= DIAGNOSTIC_DELAY_NS:
+        v[f"d{k}_fault"][p] = code
+    refresh_totals(v, p)
+
+
+def _detector_stuck_on(a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator) -> None:
+    _detector(a, v, p, t, 1.0, "stuck_on")
+
+
+def _detector_no_activity(
+    a: ActiveFault, v: Values, p: int, t: int, rng: np.random.Generator
+) -> None:
+    _detector(a, v, p, t, 0.0, "no_activity")
+
+
+assert DETECTORS <= PARTS  # every loop can be the one a detector fault hits
+
+# NAB realTraffic names its files by what they measure; occupancy there is in percent.
+REPLAY_SERIES: Final = {"speed": ("averageVehicleSpeed", 1.0), "occupancy": ("occupancy", 0.01)}
+
 FAMILY = SimFamily(
     "traffic_signal",
     abbreviation="ts",
     stream=11,
     model=lambda m: TrafficSignalModel(m.n_devices, m.traffic_level, m.seed),
     encoders={"traffic_line": traffic_line_frame},
+    default_field="intensity",
+    decimals={"occupancy": 3, **{f"d{k + 1}_occupancy": 3 for k in range(DETECTORS)}},
+    faults={
+        "conflicting_greens": FamilyFault(_conflicting_greens),
+        "stuck_phase": FamilyFault(_stuck_phase),
+        "detector_stuck_on": FamilyFault(_detector_stuck_on, part=True),
+        "detector_no_activity": FamilyFault(_detector_no_activity, part=True),
+    },
+    replay_series=REPLAY_SERIES,
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from central.camera_rules import (
+from central.detect import Detector
+from central.families.camera import (
     CountCrossCheck,
     FrameRate,
     FrozenFrame,
@@ -14,7 +15,6 @@ from central.camera_rules import (
     motor_vehicles,
     reported_health,
 )
-from central.detect import Detector
 from edge.reading import FieldValue, Location, Reading
 
 S = 1_000_000_000

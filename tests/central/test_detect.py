@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from central.detect import Detector, DetectorConfig
+from central.families import families
 from edge.catalog import Catalog, load_catalog
 from edge.reading import FieldValue, Location, Reading
 
@@ -147,7 +148,7 @@ def test_field_matrix_fast_path_matches_field_by_field(catalog: Catalog) -> None
     assert stype is not None
     specs = stype.fields
     names = tuple(n for n, s in specs.items() if s.kind in ("float", "int"))
-    schema = _Schema.build(names, specs, ("pm25",))
+    schema = _Schema.build(names, specs, families()["air_quality"])
     same = [{"pm25": 1.0, "pm10": 2}, {"pm25": 3.5, "pm10": 4.0}]
     mixed = [*same, {"pm10": 5.0}, {"pm25": True, "pm10": "6"}, {"pm25": 7.0, "other": 1.0}]
     for batch in (same, mixed):

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from central import rules
+from central.families import air_quality, traffic_signal
 from edge.reading import Location, Reading
 
 S = 1_000_000_000
@@ -43,21 +44,24 @@ def test_out_of_range() -> None:
 
 
 def test_pm25_above_pm10() -> None:
-    assert rules.pm25_above_pm10({"pm25": 10.0, "pm10": 20.0}) == []
-    assert rules.pm25_above_pm10({"pm25": 21.0, "pm10": 20.0}) == []  # within sensor noise
-    assert types(rules.pm25_above_pm10({"pm25": 40.0, "pm10": 20.0})) == ["pm25_above_pm10"]
+    assert air_quality.pm25_above_pm10({"pm25": 10.0, "pm10": 20.0}) == []
+    assert air_quality.pm25_above_pm10({"pm25": 21.0, "pm10": 20.0}) == []  # within sensor noise
+    assert types(air_quality.pm25_above_pm10({"pm25": 40.0, "pm10": 20.0})) == ["pm25_above_pm10"]
 
 
 def test_conflicting_greens_is_critical() -> None:
     clean = {"phase_N": "green", "phase_S": "green", "phase_E": "red", "phase_W": "red"}
-    assert rules.conflicting_greens(clean) == []
-    [found] = rules.conflicting_greens({**clean, "phase_E": "green"})
+    assert traffic_signal.conflicting_greens(clean) == []
+    [found] = traffic_signal.conflicting_greens({**clean, "phase_E": "green"})
     assert (found.type, found.severity) == ("conflicting_greens", "critical")
-    assert rules.conflicting_greens({**clean, "conflictMonitor": True})[0].severity == "critical"
+    assert (
+        traffic_signal.conflicting_greens({**clean, "conflictMonitor": True})[0].severity
+        == "critical"
+    )
 
 
 def test_cycle_off_plan_learned_per_quarter_hour_and_day_type_or_given() -> None:
-    plan = rules.CyclePlan(min_days=2)
+    plan = traffic_signal.CyclePlan(min_days=2)
     day = 86_400 * S
     monday = 4 * day  # 1970-01-05
     # A rush hour: a new timing plan every quarter hour, the same on every weekday.
@@ -74,7 +78,7 @@ def test_cycle_off_plan_learned_per_quarter_hour_and_day_type_or_given() -> None
     assert plan.check(wednesday + 17 * 3600 * S, {"cycleLength": 140}) == []  # not learned
     saturday = monday + 5 * day  # its own day plan, not yet learned
     assert plan.check(saturday + 8 * 3600 * S, {"cycleLength": 120}) == []
-    given = rules.CyclePlan(plan_s=60).check(0, {"cycleLength": 90})
+    given = traffic_signal.CyclePlan(plan_s=60).check(0, {"cycleLength": 90})
     assert types(given) == ["cycle_off_plan"]
 
 
@@ -114,7 +118,7 @@ def test_flatline_learns_the_regime_a_run_starts_in() -> None:
 
 
 def test_stuck_phase() -> None:
-    rule = rules.StuckPhase(factor=4)
+    rule = traffic_signal.StuckPhase(factor=4)
     cycling = [
         rule.check(i * 15 * S, {"cycleLength": 60, "phase_N": ("green" if i % 4 < 2 else "red")})
         for i in range(40)
@@ -128,7 +132,7 @@ def test_stuck_phase() -> None:
 
 
 def test_loop_detector_stuck_on_and_no_activity() -> None:
-    rule = rules.LoopDetectors(cycles=1.5, expected_zero=20)
+    rule = traffic_signal.LoopDetectors(cycles=1.5, expected_zero=20)
     clean = {
         "cycleLength": 60,
         "d1_occupancy": 0.2,
@@ -152,13 +156,13 @@ def test_loop_detector_stuck_on_and_no_activity() -> None:
 
 
 def test_loop_fault_reported_by_the_controller() -> None:
-    rule = rules.LoopDetectors()
+    rule = traffic_signal.LoopDetectors()
     found = rule.check(0, {"d3_fault": "no_activity", "d4_fault": "none", "d5_fault": "erratic"})
     assert types(found) == ["detector_no_activity:d3", "detector_fault:d5"]
 
 
 def test_counts_off_profile() -> None:
-    rule = rules.CountProfile(min_days=1)
+    rule = traffic_signal.CountProfile(min_days=1)
     hour = 3600 * S
     for day in range(3):
         for m in range(60):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from central.dashboard import live, queries, settings
-from central.dashboard.cameras import camera_rows, vehicle_classes
+from central.dashboard.families.camera import camera_rows, vehicle_classes
 from deploy.settings import ConfigError
 from tests.dashboard.seed import run_async
 

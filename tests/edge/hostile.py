@@ -195,7 +195,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 def hostile_line(rng: random.Random) -> bytes:
     """A $TSC line whose values are hostile but whose checksum is right, so it reaches parsing."""
-    specs = CATALOG.sensor(traffic_line.SENSOR_TYPE).fields
+    specs = CATALOG.sensor("traffic_signal").fields
 
     def token(valid: str) -> str:
         if rng.random() < 0.6:

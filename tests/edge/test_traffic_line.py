@@ -17,6 +17,14 @@ from edge.reading import Location, Reading
 from tests.edge.strategies import CATALOG, READING_SETTINGS, SETTINGS, readings
 
 RECEIVED = 1_700_000_000_900_000_000
+SENSOR = CATALOG.sensor("traffic_signal")
+
+
+def decode(line: bytes, received_ts: int, location: Location | None = None) -> Reading | Rejected:
+    """A controller's line decoded as the traffic-signal catalog type."""
+    return traffic_line.decode(line, SENSOR, received_ts, location)
+
+
 TRAFFIC = CATALOG.sensor("traffic_signal")
 
 
@@ -52,7 +60,7 @@ def test_decode() -> None:
         "TSC,tsc-7,3,1700000000000,intensity=12,occupancy=1,conflictMonitor=0,d2_fault=open_loop"
     )
     location = Location("nord", 52.1, 4.3)
-    assert traffic_line.decode(data, RECEIVED, location) == Reading(
+    assert decode(data, RECEIVED, location) == Reading(
         sensor_id="tsc-7",
         sensor_type="traffic_signal",
         seq=3,
@@ -77,7 +85,7 @@ def test_decode() -> None:
     ],
 )
 def test_decode_accepts_missing_cr_lf_and_lowercase_hex(data: bytes) -> None:
-    assert isinstance(traffic_line.decode(data, RECEIVED), Reading)
+    assert isinstance(decode(data, RECEIVED), Reading)
 
 
 @pytest.mark.parametrize(
@@ -85,12 +93,12 @@ def test_decode_accepts_missing_cr_lf_and_lowercase_hex(data: bytes) -> None:
     [("1", True), ("0", False), ("true", True), ("FALSE", False)],
 )
 def test_bool_spellings(text: str, value: bool) -> None:
-    reading = traffic_line.decode(line(f"TSC,a,1,2,conflictMonitor={text}"), RECEIVED)
+    reading = decode(line(f"TSC,a,1,2,conflictMonitor={text}"), RECEIVED)
     assert isinstance(reading, Reading) and reading.fields == {"conflictMonitor": value}
 
 
 def test_out_of_range_is_kept_and_flagged() -> None:
-    reading = traffic_line.decode(line("TSC,a,1,2,occupancy=1.5,phase_E=red"), RECEIVED)
+    reading = decode(line("TSC,a,1,2,occupancy=1.5,phase_E=red"), RECEIVED)
     assert isinstance(reading, Reading)
     assert reading.fields == {"occupancy": 1.5, "phase_E": "red"}
     assert reading.quality == ("out_of_range",)
@@ -159,7 +167,7 @@ def test_out_of_range_is_kept_and_flagged() -> None:
     ],
 )
 def test_rejections(data: bytes, reason: str) -> None:
-    assert traffic_line.decode(data, RECEIVED) == Rejected(reason, data)
+    assert decode(data, RECEIVED) == Rejected(reason, data)
 
 
 @pytest.mark.parametrize(
@@ -200,7 +208,7 @@ small_readings = readings("traffic_signal", located=False, max_fields=12)
 @READING_SETTINGS
 @given(small_readings)
 def test_round_trip(reading: Reading) -> None:
-    decoded = traffic_line.decode(traffic_line.encode(reading), RECEIVED)
+    decoded = decode(traffic_line.encode(reading), RECEIVED)
     assert decoded == msgspec.structs.replace(
         reading, fields=TRAFFIC.normalise(reading.fields), received_ts=RECEIVED
     )
@@ -209,7 +217,7 @@ def test_round_trip(reading: Reading) -> None:
 @SETTINGS
 @given(st.binary(max_size=120) | st.text(max_size=120).map(lambda t: line(t)))
 def test_decode_never_raises_on_random_input(data: bytes) -> None:
-    result = traffic_line.decode(data, RECEIVED)
+    result = decode(data, RECEIVED)
     assert isinstance(result, Reading) or (result.code in CODES and result.raw == data)
 
 
@@ -219,4 +227,4 @@ def test_any_single_byte_error_is_caught(reading: Reading, data: st.DataObject) 
     encoded = bytearray(traffic_line.encode(reading))
     at = data.draw(st.integers(1, len(encoded) - 6))  # inside the body: XOR catches any change
     encoded[at] ^= data.draw(st.integers(1, 127))
-    assert isinstance(traffic_line.decode(bytes(encoded), RECEIVED), Rejected)
+    assert isinstance(decode(bytes(encoded), RECEIVED), Rejected)

@@ -621,13 +621,12 @@ async function main() {
     const button = e.target.closest("button.ack");
     if (button) acknowledge(button.dataset.alertId);
   });
-  const HISTORY_FIELDS = {
-    air_quality: "pm25,pm10,no2",
-    traffic_signal: "intensity,occupancy,averageVehicleSpeed",
-    camera: "peopleCount,intensity_car,frameRate",
-  };
+  // The History tab's types and first fields come from the families' views (/api/config).
+  const historyFields = state.config.history;
+  $("#hist-type").innerHTML = Object.keys(historyFields).map((t) => `<option>${esc(t)}</option>`).join("");
+  $("#hist-fields").value = historyFields[$("#hist-type").value] || "";
   $("#hist-type").addEventListener("change", () => {
-    $("#hist-fields").value = HISTORY_FIELDS[$("#hist-type").value];
+    $("#hist-fields").value = historyFields[$("#hist-type").value];
   });
   $("#hist-go").addEventListener("click", () => loadHistory().catch((err) => status(err.message)));
   window.addEventListener("hashchange", route);

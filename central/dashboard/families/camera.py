@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from central.dashboard.aqi import Standard
+from central.dashboard.families import FAULT_COLOR, OK_COLOR, FamilyView, Marker, Row, Source
 from edge.catalog import load_catalog
 
-SENSOR_TYPE: Final = "camera"
+NAME: Final = "camera"
 _VEHICLE_PREFIX: Final = "intensity_"
 
 
 def vehicle_classes() -> tuple[str, ...]:
     """The vehicle classes a camera counts, in catalog order ("car", "bus", ...)."""
-    fields = load_catalog().sensor(SENSOR_TYPE).fields
+    fields = load_catalog().sensor(NAME).fields
     return tuple(n.removeprefix(_VEHICLE_PREFIX) for n in fields if n.startswith(_VEHICLE_PREFIX))
 
 
@@ -33,7 +35,7 @@ def problems(fields: dict[str, Any]) -> list[str]:
     return found
 
 
-def camera_rows(latest: dict[str, Any]) -> list[dict[str, Any]]:
+def camera_rows(latest: dict[str, Any]) -> list[Row]:
     """The view's rows from `History.latest("camera", ...)`, problems first."""
     classes = vehicle_classes()
     rows = []
@@ -59,3 +61,27 @@ def camera_rows(latest: dict[str, Any]) -> list[dict[str, Any]]:
         )
     rows.sort(key=lambda r: (not r["problems"], r["district"], r["sensor_id"]))
     return rows
+
+
+def _build(source: Source, standard: Standard) -> dict[str, Any]:
+    latest = source.cached(f"latest:{NAME}", lambda: source.history.latest(NAME, None, "-1h"))
+    return {"classes": vehicle_classes(), "cameras": camera_rows(latest)}
+
+
+def _marker(row: Row) -> Marker:
+    if row.get("problems"):
+        return Marker("fault", FAULT_COLOR, ", ".join(row["problems"]))
+    people = row.get("peopleCount")
+    return Marker(
+        "ok", OK_COLOR, "camera ok" + (f", {people} people" if people is not None else "")
+    )
+
+
+VIEW = FamilyView(
+    NAME,
+    path="cameras",
+    build=_build,
+    rows=lambda view: view["cameras"],
+    marker=_marker,
+    history_fields=("peopleCount", "intensity_car", "frameRate"),
+)

@@ -1,0 +1,89 @@
+"""The dashboard's side of each sensor family: its view and how its sensors look on the map,
+one module per family that has a view.
+
+`central/dashboard/families/<type>.py` is named for its catalog type and declares `VIEW`, a
+`FamilyView`. The app serves each view at /api/<path> (one sensor's latest reading at
+/api/<path>/<sensor_id>) and asks it for the map state of each of its sensors. Modules are found
+by name, so adding a view edits no core module; the page's part of it is in static/app.js.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from central.dashboard.aqi import Standard
+from central.dashboard.queries import History
+from central.dashboard.settings import Settings
+from edge.catalog import load_catalog
+from edge.errors import CatalogError
+
+# Map colours shared by the views (an air-quality monitor takes its AQI band's).
+OK_COLOR: Final = "#3d8bfd"
+FAULT_COLOR: Final = "#d63384"
+
+Row = dict[str, Any]  # one sensor's row of a view: at least sensor_id, district, last_seen
+
+
+class Source(Protocol):
+    """What a view is built from: the dashboard's settings and its cached InfluxDB answers."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def history(self) -> History: ...
+    def cached(self, key: str, compute: Callable[[], Any], ttl: float | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A sensor on the map: its state ("ok", "fault", "aqi"), colour and hover label."""
+
+    state: str
+    color: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    name: str  # the catalog type, and the module's name
+    path: str  # served at /api/<path>
+    build: Callable[[Source, Standard], Any]  # the view's JSON
+    rows: Callable[[Any], Iterable[Row]]  # the per-sensor rows in what `build` made
+    marker: Callable[[Row], Marker]  # the map state of a sensor that is not silent
+    history_fields: tuple[str, ...] = ()  # what the History tab shows of a sensor first
+    by_standard: bool = False  # the view changes with the AQI standard asked for
+
+    def key(self, standard: Standard) -> str:
+        """The view's cache key."""
+        return f"{self.path}:{standard.id}" if self.by_standard else self.path
+
+
+@functools.cache
+def views() -> dict[str, FamilyView]:
+    """Every family module's `VIEW`, by name, checked against the catalog."""
+    types = load_catalog().types
+    found: dict[str, FamilyView] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        view: FamilyView = importlib.import_module(f"{__name__}.{info.name}").VIEW
+        if view.name != info.name or view.name not in types:
+            raise CatalogError(
+                f"central/dashboard/families/{info.name}.py declares view {view.name!r}: it must "
+                f"be named for its module and a catalog type (known: {sorted(types)})"
+            )
+        unknown = set(view.history_fields) - set(types[view.name].fields)
+        if unknown:
+            raise CatalogError(
+                f"central/dashboard/families/{info.name}.py: history fields {sorted(unknown)} "
+                f"are no fields of {view.name}"
+            )
+        if view.path in {v.path for v in found.values()}:
+            raise CatalogError(
+                f"central/dashboard/families/{info.name}.py: path {view.path!r} is taken"
+            )
+        found[view.name] = view
+    return found

@@ -52,6 +52,7 @@ from gateway_report import markdown, plot, summarise
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from proc_stats import cpu_seconds, peak_rss_mb
 
 from deploy.connections import Connections
 from deploy.connections import load as load_connections
@@ -67,7 +68,6 @@ KAFKA_TOPIC = "city.air_quality.v1"
 PERF_TOPIC = "bench.producer-perf.v1"  # ProducerPerformance's own, created and deleted per run
 PUBLISHERS = 2
 SENSORS_PER_PUBLISHER = 500
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 T = TypeVar("T")
 
 
@@ -79,20 +79,6 @@ def cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of every thread of `pid` so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def free_port() -> int:
@@ -608,24 +594,30 @@ def drain(
 
 
 def live(bridge: Bridge, watch: KafkaWatch, readings: int, timeout: float) -> dict[str, Any]:
-    """Publishers running at full speed while the bridge forwards."""
+    """Publishers running at full speed while the bridge forwards; timed from the first record
+    in Kafka to the last, as the drain is (the publishers' start-up is left out)."""
     start = watch.ends()
     base = sum(start.values())
-    before = sample(bridge, watch, base)
-    pub = publish(bridge.district, readings, tag="live")
-    last = wait_out(bridge, watch, base, pub["published"], timeout)
+    publisher = threading.Thread(
+        target=lambda: result.update(publish(bridge.district, readings, tag="live")), daemon=True
+    )
+    result: dict[str, Any] = {}
+    publisher.start()
+    first = wait_out(bridge, watch, base, 1, timeout)
+    last = wait_out(bridge, watch, base, readings // PUBLISHERS * PUBLISHERS, timeout)
+    publisher.join(timeout)
     time.sleep(0.5)
     check = watch.verify(start, watch.ends(), bridge.district)
-    seconds = last.t - before.t
+    done, seconds = last.out - first.out, last.t - first.t
     return {
-        "published": pub["published"],
-        "publish_rate": pub["rate"],
+        "published": result["published"],
+        "publish_rate": result["rate"],
         "delivered": last.out,
         "seconds": round(seconds, 2),
-        "readings_per_s": round(last.out / seconds),
-        "cpu_us_per_reading": round((last.cpu - before.cpu) / max(last.out, 1) * 1e6, 1),
+        "readings_per_s": round(done / seconds) if seconds > 0 else None,
+        "cpu_us_per_reading": round((last.cpu - first.cpu) / max(done, 1) * 1e6, 1),
         "kafka_check": check,
-        "lost": max(0, pub["published"] - check["unique"]),
+        "lost": max(0, result["published"] - check["unique"]),
     }
 
 

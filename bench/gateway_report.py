@@ -180,7 +180,7 @@ def markdown(report: dict[str, Any]) -> str:
                 "-" if r is None else f"{_ratio(r['to_telegraf'])} / {_ratio(r['to_limit'])}"
             )
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", *_goals(report), "", *_notes(report)]
+    lines += ["", *_goals(report), "", *_issue_table(report), "", *_notes(report)]
     if "profile" in report:
         lines += [
             "",
@@ -194,6 +194,33 @@ def markdown(report: dict[str, Any]) -> str:
         for stage, us in report["profile"]["stages"].items():
             lines.append(f"| {stage} | {us} |")
     return "\n".join(lines) + "\n"
+
+
+# The issue's "where it stands" table (two runs of 200,000 readings), beside which this run's
+# figures are shown: (drain readings/s, CPU µs per reading, peak RSS MB), one string per run.
+ISSUE_13 = {
+    "gateway": ("8,798 / 14,182", "87.7 / 68.9", "158.9 / 156.6"),
+    "telegraf": ("21,660 / 32,381", "43.9 / 38.1", "82.8 / 84.4"),
+}
+
+
+def _issue_table(report: dict[str, Any]) -> list[str]:
+    s = report["summary"]
+    lines = [
+        "## Issue 13's table, with this run's figures beside it",
+        "",
+        "| bridge | drain readings/s (issue) | this run | CPU µs per reading (issue) | this run "
+        "| peak RSS MB (issue) | this run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, (rate, cpu, rss) in ISSUE_13.items():
+        if name in s:
+            drain = s[name]["drain"]
+            lines.append(
+                f"| {BRIDGES[name]} | {rate} | {_cell(drain['readings_per_s'])} | {cpu} | "
+                f"{_cell(drain['cpu_us_per_reading'])} | {rss} | {_cell(s[name]['peak_rss_mb'])} |"
+            )
+    return lines
 
 
 def _goals(report: dict[str, Any]) -> list[str]:

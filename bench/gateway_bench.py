@@ -787,6 +787,16 @@ def run_profile(conn: Connections, watch: KafkaWatch, args: argparse.Namespace, 
 # -- main ----------------------------------------------------------------------------------
 
 
+def measured_commit() -> str:
+    """The checkout the gateway ran from (its code changes between runs), `+dirty` if edited."""
+    git = ["git", "-C", str(BENCH)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", ":/gateway", ":/edge"], capture_output=True, text=True
+    )
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def headline(summary: dict[str, Any], reps: list[dict[str, Any]]) -> dict[str, Any]:
     """The one-line JSON `--quick` ends with: medians, and what was lost over every run."""
 
@@ -890,6 +900,7 @@ def main() -> None:
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
             },
+            "commit": measured_commit(),
             "settings": {
                 "quick": quick,
                 "readings": args.readings,

@@ -133,7 +133,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"`bench/gateway_bench.py{' --quick' if cfg['quick'] else ''}`, {m['date']}; "
         f"{m['nproc']} cores ({m['cpu_model']}), Python {m['python']}, "
-        f"{report.get('telegraf_version', 'Telegraf')}; load average "
+        f"{report.get('telegraf_version', 'Telegraf')}, citygate {report.get('commit', '?')}; "
+        "load average "
         f"{m['load_average_at_start']} at the start and {m['load_average_at_end']} at the end "
         f"(1, 5, 15 min); {report['wall_seconds']:,.0f} s in all. "
         f"{cfg['repetitions']} repetition(s): each cell is the median, with the range over the "

@@ -660,7 +660,9 @@ def measure(
         print(f"[{bridge.name}] drain {result['drain']}", flush=True)
         if full:
             print(f"[{bridge.name}] live run", flush=True)
-            result["live"] = live(bridge, watch, args.live_readings, args.drain_timeout)
+            # The live run is as long as the drain at most (the naive bridge's is shorter).
+            count = min(args.live_readings, readings)
+            result["live"] = live(bridge, watch, count, args.drain_timeout)
             print(f"[{bridge.name}] live {result['live']}", flush=True)
             for rate in args.rates:
                 key = f"latency_{rate:.0f}"

@@ -290,8 +290,9 @@ def _notes(report: dict[str, Any]) -> list[str]:
         "distinct (sensor, seq); an order violation is a sensor's seq lower than one seen "
         "before it in its partition (a redelivered duplicate of the last one is counted as a "
         "duplicate in the JSON, not a violation).",
-        f"- Live: {cfg['live_readings']:,} readings published at full speed while the bridge "
-        "runs; the rate is bounded by the publishers as much as by the bridge.",
+        f"- Live: {cfg['live_readings']:,} readings (the naive bridge: its drain's count, if "
+        "fewer) published at full speed while the bridge runs, timed from the first record in "
+        "Kafka to the last; the rate is bounded by the publishers as much as by the bridge.",
         f"- Latency: publishers paced at each rate for {cfg['latency_s']:.0f} s; latency is a "
         "consumer's fetch time minus the publish time in the payload (millisecond precision), "
         "an upper bound of publish-to-Kafka-acknowledgement (it includes the consumer's 5 ms "

@@ -49,7 +49,7 @@ lint: $(STAMP)
 	@mkdir -p .cache/mypy-path && ln -sfn ../../firmware-sim .cache/mypy-path/firmware_sim
 	MYPYPATH=.cache/mypy-path $(BIN)/mypy -p firmware_sim
 	@# The gateway benchmark's scripts import each other from bench/, which is not a package.
-	MYPYPATH=bench $(BIN)/mypy bench/gateway_bench.py bench/gateway_peers.py bench/gateway_report.py bench/naive_bridge.py
+	MYPYPATH=bench $(BIN)/mypy bench/gateway_bench.py bench/gateway_peers.py bench/gateway_report.py bench/naive_bridge.py bench/proc_stats.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -m 'not integration'

@@ -307,6 +307,7 @@ def _notes(report: dict[str, Any]) -> list[str]:
         "- The naive bridge acknowledges to MQTT before Kafka has the reading (automatic acks, "
         "no journal): it can lose what it holds when it dies. Same producer settings as the "
         "gateway.",
+        *(f"- {note}" for note in report.get("notes", [])),
     ]
 
 

@@ -149,10 +149,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"| Kafka: ProducerPerformance, {_cell(kafka['records'])} records of "
         f"{_cell(kafka['record_bytes_mean'])} bytes (the gateway's own), acks=all, idempotent, "
         f"lz4 | {_cell(kafka['readings_per_s'])} | {_cell(kafka['cpu_us_per_reading'])} "
-        f"| {_cell(kafka['peak_rss_mb'])} |",
+        f"| {_cell(kafka.get('peak_rss_mb'))} |",
         f"| MQTT: mosquitto_sub (C) draining {_cell(mqtt['readings'])} queued QoS 1 readings "
         f"from its persistent session | {_cell(mqtt['readings_per_s'])} | "
-        f"{_cell(mqtt['cpu_us_per_reading'])} | {_cell(mqtt['peak_rss_mb'])} |",
+        f"{_cell(mqtt['cpu_us_per_reading'])} | {_cell(mqtt.get('peak_rss_mb'))} |",
         "",
         "## The bridges",
         "",

@@ -7,7 +7,7 @@ UV := $(BIN)/uv
 UV_VERSION := $(shell sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint lock lock-check unit integration stack-up stack-down system-deps browser bench docs clean
+.PHONY: demo test lint lock lock-check unit integration stack-up stack-down system-deps browser bench bench-gateway telegraf docs clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,8 @@ lint: $(STAMP)
 	@# mypy cannot map the folder firmware-sim/ to its import name; a symlink does.
 	@mkdir -p .cache/mypy-path && ln -sfn ../../firmware-sim .cache/mypy-path/firmware_sim
 	MYPYPATH=.cache/mypy-path $(BIN)/mypy -p firmware_sim
+	@# The gateway benchmark's scripts import each other from bench/, which is not a package.
+	MYPYPATH=bench $(BIN)/mypy bench/gateway_bench.py bench/gateway_peers.py bench/gateway_report.py bench/naive_bridge.py bench/proc_stats.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -m 'not integration'
@@ -64,6 +66,16 @@ docs: $(STAMP)
 
 bench: stack-up
 	$(BIN)/python bench/run_all.py
+
+# Telegraf v1.39.3, a custom build from its Go module, into the cache once (the gateway's peer).
+telegraf:
+	bash bench/peers/build_telegraf.sh
+
+# The gateway against Telegraf, a naive bridge and the limits: bench/results/gateway.{json,md,png}.
+# Long (1,000,000 readings, 3 repetitions); `$(BIN)/python bench/gateway_bench.py --quick` is
+# the five-minute version.
+bench-gateway: stack-up telegraf
+	$(BIN)/python bench/gateway_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

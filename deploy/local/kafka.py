@@ -56,36 +56,42 @@ def resolve_jars(cache: Path) -> Path:
     libs = _libs_dir(cache)
     if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
         return libs
-    mvn = require_tool("kafka", "mvn", "install Maven: apt-get install maven")
     pom = resources.files("deploy.local") / "kafka" / "pom.xml"
-    staging = libs.with_name("libs.partial")
-    staging.mkdir(parents=True, exist_ok=True)
-    print(f"kafka: resolving org.apache.kafka:kafka_2.13:{KAFKA_VERSION} with Maven", flush=True)
     with resources.as_file(pom) as pom_path:
-        cmd = [
-            mvn,
-            "-B",
-            "-f",
-            str(pom_path),
-            "dependency:copy-dependencies",
-            f"-Dkafka.version={KAFKA_VERSION}",
-            f"-DoutputDirectory={staging}",
-            "-DincludeScope=runtime",
-        ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        fetched, tail = 0, list[str]()
-        for line in proc.stdout:
-            tail = [*tail[-30:], line.rstrip()]
-            if "Downloaded from" in line:
-                fetched += 1
-                if fetched % 10 == 0:
-                    print(f"kafka: {fetched} artifacts downloaded", flush=True)
-        if proc.wait() != 0:
-            raise StackError("kafka: mvn could not resolve the jars:\n" + "\n".join(tail))
+        copy_dependencies(pom_path, libs, f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}")
+    return libs
+
+
+def copy_dependencies(pom: Path, libs: Path, what: str) -> None:
+    """`mvn dependency:copy-dependencies` of `pom` (runtime scope, Kafka at KAFKA_VERSION) into
+    `libs`, with progress; a staging directory keeps an interrupted run from looking done."""
+    mvn = require_tool("kafka", "mvn", "install Maven: apt-get install maven")
+    staging = libs.with_name(libs.name + ".partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    print(f"kafka: resolving {what} with Maven", flush=True)
+    cmd = [
+        mvn,
+        "-B",
+        "-f",
+        str(pom),
+        "dependency:copy-dependencies",
+        f"-Dkafka.version={KAFKA_VERSION}",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    fetched, tail = 0, list[str]()
+    for line in proc.stdout:
+        tail = [*tail[-30:], line.rstrip()]
+        if "Downloaded from" in line:
+            fetched += 1
+            if fetched % 10 == 0:
+                print(f"kafka: {fetched} artifacts downloaded", flush=True)
+    if proc.wait() != 0:
+        raise StackError(f"kafka: mvn could not resolve {what}:\n" + "\n".join(tail))
     staging.rename(libs)
     print(f"kafka: {len(list(libs.glob('*.jar')))} jars in {libs}", flush=True)
-    return libs
 
 
 class Kafka:

@@ -47,6 +47,9 @@ class MQTTSource(_Section):
     # Readings handed to the journal per group commit: bounds the gateway's memory when a
     # backlog arrives faster than it is written (bench/results/gateway.md).
     max_batch: int = Field(2000, ge=1)
+    max_batch_bytes: int = Field(1024 * 1024, ge=1024)  # ... and payload bytes per group
+    # The intake queue holds at most two batches: beyond that the socket is not read, and the
+    # broker keeps the backlog.
     # A device timestamp later than its receipt plus max_clock_ahead_s, or earlier than its
     # receipt minus max_clock_behind_s, is dead-lettered as bad_timestamp; null: no bound.
     max_clock_ahead_s: float | None = Field(300.0, gt=0)
@@ -125,7 +128,9 @@ class Kafka(_Section):
     compression: Literal["lz4", "zstd", "gzip", "none"] = "lz4"
     linger_ms: int = Field(5, ge=0)
     max_batch_bytes: int = Field(512 * 1024, ge=1024)
+    # What the sink hands Kafka at once and waits on: records and their bytes (a memory bound).
     max_inflight_records: int = Field(20000, ge=1)
+    max_inflight_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024)
     request_timeout_ms: int = Field(15000, ge=1000)
     backoff_min_s: float = Field(0.5, gt=0)  # first wait after Kafka became unreachable, doubling
     backoff_max_s: float = Field(30.0, gt=0)  # ... with jitter, up to this

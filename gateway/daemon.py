@@ -188,7 +188,7 @@ class Gateway:
                     self.journal,
                     self.sink,
                     max_records=kafka.max_inflight_records,
-                    max_bytes=16 * kafka.max_batch_bytes,
+                    max_bytes=kafka.max_inflight_bytes,
                 ),
             )
             source_tasks = [tasks.start(s.name, s.run(self.deliver)) for s in self.sources]

@@ -34,6 +34,7 @@ from paho.mqtt.client import PUBACK, PUBLISH
 from paho.mqtt.enums import MQTTProtocolVersion
 
 READ_SIZE = 64 * 1024
+ROOM_WAIT_S = 0.1  # how long paho's thread waits for room before its other work
 _PUBACK = struct.Struct("!BBH")  # type, remaining length 2, packet id: reason 0 (success)
 
 
@@ -114,6 +115,10 @@ class BufferedClient(mqtt.Client):
     # Called on paho's thread with the QoS 0/1 PUBLISH packets of one read, in arrival order;
     # unset, every PUBLISH goes to paho's on_message as usual.
     on_publishes: Callable[[list[Publish]], None] | None = None
+    # Called on paho's thread before each bulk read with a timeout: False while whoever takes
+    # the publishes has no room for more, and the socket is then left unread (TCP holds the
+    # rest in the broker). paho's loop goes on meanwhile: PUBACKs, pings, reconnects.
+    wait_for_room: Callable[[float], bool] | None = None
 
     def _create_socket(self) -> Any:
         return BufferedSocket(super()._create_socket())
@@ -145,6 +150,8 @@ class BufferedClient(mqtt.Client):
         return self._packet_queue(PUBACK, packet, mids[-1], 1)
 
     def _loop_read_bulk(self, sock: BufferedSocket, max_packets: int) -> mqtt.MQTTErrorCode:
+        if self.wait_for_room is not None and not self.wait_for_room(ROOM_WAIT_S):
+            return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
         reads = sock.reads
         sock.fill()
         rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS

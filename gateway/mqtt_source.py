@@ -43,7 +43,13 @@ class MQTTSourceRunner:
         self.metrics = metrics
         self.state = state
         self._queue: collections.deque[tuple[Inbound, int, int]] = collections.deque()
+        self._queued_bytes = 0
         self._lock = threading.Lock()
+        # Set while the queue has room. Mosquitto sends a backlog as fast as the socket takes
+        # it, whatever Receive Maximum says; paho's thread stops reading while this is clear,
+        # so TCP holds the rest in the broker instead of this process's memory.
+        self._room = threading.Event()
+        self._room.set()
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
@@ -79,6 +85,7 @@ class MQTTSourceRunner:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publishes = self._on_publishes
+        client.wait_for_room = self._room.wait
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         return client
@@ -181,7 +188,9 @@ class MQTTSourceRunner:
         now = time.time_ns()
         limit = self.cfg.max_payload_bytes
         items = []
+        size = 0
         for p in publishes:
+            size += len(p.payload)
             refused = ""
             if len(p.payload) > limit:  # refused here, as a deframer refuses bytes: a dead letter
                 refused = f"oversize: {len(p.payload)} bytes > mqtt.max_payload_bytes = {limit}"
@@ -191,6 +200,12 @@ class MQTTSourceRunner:
             self.metrics.redelivered.inc(redelivered)
         with self._lock:
             self._queue.extend(items)
+            self._queued_bytes += size
+            if (
+                len(self._queue) >= 2 * self.cfg.max_batch
+                or self._queued_bytes >= 2 * self.cfg.max_batch_bytes
+            ):
+                self._room.clear()
             if self._wake_pending:
                 return
             self._wake_pending = True
@@ -234,11 +249,24 @@ class MQTTSourceRunner:
         """Deliver what is queued, at most max_batch of it, then acknowledge it; True if more
         is queued behind it."""
         with self._lock:
-            # At most max_batch at once: a backlog that arrives faster than the journal
-            # writes it would otherwise be decoded and framed all at once, in memory.
-            n = min(len(self._queue), self.cfg.max_batch)
-            batch = [self._queue.popleft() for _ in range(n)]
-            more = bool(self._queue)
+            # At most max_batch readings and max_batch_bytes at once: a backlog that arrives
+            # faster than the journal writes it would otherwise be decoded all at once.
+            batch = []
+            budget = self.cfg.max_batch_bytes
+            queue = self._queue
+            while queue and len(batch) < self.cfg.max_batch:
+                size = len(queue[0][0].payload)
+                if batch and size > budget:
+                    break
+                budget -= size
+                batch.append(queue.popleft())
+            self._queued_bytes -= self.cfg.max_batch_bytes - budget
+            if (
+                len(queue) < 2 * self.cfg.max_batch
+                and self._queued_bytes < 2 * self.cfg.max_batch_bytes
+            ):
+                self._room.set()
+            more = bool(queue)
             # While more is queued paho need not wake this loop: it goes on by itself.
             self._wake_pending = more
         if batch:

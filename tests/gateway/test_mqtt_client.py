@@ -290,3 +290,20 @@ def test_qos_2_and_a_cut_stream_end_go_through_paho(
     assert [p.topic for p in bulk] == ["t/1"]
     assert got == [] and 7 in client._in_messages  # paho holds the QoS 2 message until PUBREL
     assert rc == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST  # the cut packet ends the stream
+
+
+def test_without_room_the_socket_is_not_read(pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    client, got = client_on(a)
+    taken: list[Publish] = []
+    client.on_publishes = taken.extend
+    room = False
+    client.wait_for_room = lambda _timeout: room
+    b.sendall(publish_packet("t/1", b"x"))
+    sock = client._sock
+    assert isinstance(sock, BufferedSocket)
+    assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert (sock.reads, taken) == (0, [])  # left in the kernel buffer, and TCP's window
+    room = True
+    client.loop_read()
+    assert [p.topic for p in taken] == ["t/1"] and got == []

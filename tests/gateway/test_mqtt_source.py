@@ -194,3 +194,40 @@ def test_messages_arriving_within_linger_ms_share_one_batch(tmp_path: Path) -> N
     assert [len(b) for b in deliver_all(lingering, first, then)] == [5]
     eager = runner(tmp_path / "b", linger_ms=0)
     assert [len(b) for b in deliver_all(eager, first, then)] == [3, 2]
+
+
+def test_batches_hold_at_most_max_batch_bytes(tmp_path: Path) -> None:
+    source = runner(tmp_path, max_batch_bytes=1024, linger_ms=0)
+    batches = deliver_all(source, [message(b"x" * 400, mid) for mid in range(1, 8)])
+    assert [len(b) for b in batches] == [2, 2, 2, 1]
+
+
+def test_the_intake_stops_reading_at_two_batches_and_reads_again_once_one_is_taken(
+    tmp_path: Path,
+) -> None:
+    """Mosquitto sends a backlog as fast as the socket takes it: the queue between paho's
+    thread and the journal is bounded, by count and by bytes."""
+    source = runner(tmp_path, max_batch=3, max_batch_bytes=1024, linger_ms=0)
+    source._loop = asyncio.new_event_loop()
+    try:
+        room = source.client.wait_for_room
+        assert room is not None and room(0)
+        for mid in range(1, 6):
+            source._on_message(source.client, None, message(b"{}", mid))
+        assert room(0)  # five queued: below two batches of three
+        source._on_message(source.client, None, message(b"{}", 6))
+        assert not room(0)  # six: paho's thread leaves the socket unread
+
+        async def take() -> None:
+            async def deliver(batch: Sequence[Inbound]) -> None:
+                pass
+
+            await source._deliver_batch(deliver)
+
+        source._loop.run_until_complete(take())
+        assert room(0)
+        for mid in range(7, 10):
+            source._on_message(source.client, None, message(b"y" * 700, mid))
+        assert not room(0)  # 2,100 bytes queued: past two batches of 1,024 bytes
+    finally:
+        source._loop.close()

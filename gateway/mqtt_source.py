@@ -251,7 +251,7 @@ class MQTTSourceRunner:
         with self._lock:
             # At most max_batch readings and max_batch_bytes at once: a backlog that arrives
             # faster than the journal writes it would otherwise be decoded all at once.
-            batch = []
+            batch: list[tuple[Inbound, int, int]] = []
             budget = self.cfg.max_batch_bytes
             queue = self._queue
             while queue and len(batch) < self.cfg.max_batch:

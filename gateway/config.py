@@ -56,7 +56,7 @@ class MQTTSource(_Section):
     max_clock_behind_s: float | None = Field(7 * 86400.0, gt=0)
     # How long the first message after a quiet spell waits for others to share its journal
     # commit; its PUBACK is that much later. 0: every burst is committed as it arrives.
-    linger_ms: float = Field(50.0, ge=0, le=1000)
+    linger_ms: float = Field(10.0, ge=0, le=1000)
 
     @field_validator("topics")
     @classmethod
@@ -115,6 +115,9 @@ class Journal(_Section):
     # many bytes, so the sink reads the disk only for a backlog larger than this (or after a
     # restart). Part of the gateway's memory bound.
     memory_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    # Segment files roll at this size. Recovery and compaction hold one segment in memory at a
+    # time, so it is part of the memory bound too.
+    segment_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024)
 
     @model_validator(mode="after")
     def _drop_type_needed(self) -> Journal:

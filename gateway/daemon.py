@@ -163,6 +163,7 @@ class Gateway:
             commit_interval_ms=jcfg.commit_interval_ms,
             commit_records=jcfg.commit_records,
             memory_bytes=jcfg.memory_bytes,
+            segment_bytes=jcfg.segment_bytes,
         )
         log.info(
             "gateway_starting",

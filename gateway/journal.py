@@ -256,7 +256,7 @@ class Journal:
         drop_sensor_type: str | None = None,
         commit_interval_ms: float = 5.0,
         commit_records: int = 1000,
-        segment_bytes: int = 32 * 1024 * 1024,
+        segment_bytes: int = 8 * 1024 * 1024,
         memory_bytes: int = 8 * 1024 * 1024,
     ) -> Journal:
         """Open (creating if needed) the journal in `directory`, recovering from a crash."""
@@ -713,6 +713,8 @@ class Journal:
             return
         for seg in segs[:-1]:
             dead = seg.data_bytes - seg.live_bytes
+            if seg.ids and seg.ids[-1] < self._cursor:
+                continue  # all handed to the sink already: released in a moment, not copied
             if seg.data_bytes and dead >= seg.data_bytes * _COMPACT_DEAD_SHARE:
                 self._compacting = seg
                 task = asyncio.get_running_loop().create_task(self._compact(seg))

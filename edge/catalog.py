@@ -7,19 +7,21 @@ detectors) are written once as a group and expanded into flat field names such a
 from __future__ import annotations
 
 import functools
+import importlib
 import math
+import pkgutil
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import yaml
 
-from edge.errors import CatalogError, UnknownSensorType
+from edge.errors import CatalogError, CitygateError, UnknownSensorType
 from edge.reading import FieldValue
 
 Kind = Literal["float", "int", "str", "bool"]
@@ -274,3 +276,25 @@ def _num(value: float | None) -> str:
     if value is None:
         return "…"
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def family_modules(
+    package: str, path: Iterable[str], attr: str, error: type[CitygateError] = CatalogError
+) -> Iterator[tuple[str, Any, SensorType]]:
+    """(where, declaration, its catalog type) of every module of a family package, in name order.
+
+    Each layer keeps one module per sensor family, named for its catalog type and declaring
+    `attr`, an object with that `name`; this is the check every layer's registry shares. A
+    module that does not fit raises `error` naming the file.
+    """
+    types = load_catalog().types
+    folder = package.replace(".", "/").replace("firmware_sim", "firmware-sim")
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        declared = getattr(importlib.import_module(f"{package}.{info.name}"), attr)
+        where = f"{folder}/{info.name}.py"
+        if declared.name != info.name or declared.name not in types:
+            raise error(
+                f"{where} declares {attr} {declared.name!r}: it must be named for its module "
+                f"and a catalog type (edge/sensors/<type>.yaml; known: {sorted(types)})"
+            )
+        yield where, declared, types[declared.name]

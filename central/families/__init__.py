@@ -12,8 +12,6 @@ module.
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast, runtime_checkable
@@ -22,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from central.alerts import Finding
-from edge.catalog import load_catalog
+from edge.catalog import family_modules
 from edge.errors import CatalogError
 from edge.reading import FieldValue, Reading
 
@@ -108,17 +106,9 @@ class CentralFamily:
 @functools.cache
 def families() -> dict[str, CentralFamily]:
     """Every family module's `FAMILY`, by name, checked against the catalog."""
-    types = load_catalog().types
     found: dict[str, CentralFamily] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        family: CentralFamily = importlib.import_module(f"{__name__}.{info.name}").FAMILY
-        where = f"central/families/{info.name}.py"
-        if family.name != info.name or family.name not in types:
-            raise CatalogError(
-                f"{where} declares family {family.name!r}: it must be "
-                f"named for its module and a catalog type (known: {sorted(types)})"
-            )
-        fields = types[family.name].fields
+    for where, family, sensor in family_modules(__name__, __path__, "FAMILY"):
+        fields = sensor.fields
         named: list[str] = [*family.district_fields, *(f for c in family.checks for f in c.fields)]
         if family.district_requires:
             named.append(family.district_requires)

@@ -8,11 +8,9 @@ JSON needs no module here. Modules are found by name, so adding a family edits n
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from dataclasses import dataclass
 
-from edge.catalog import load_catalog
+from edge.catalog import family_modules
 from edge.errors import CatalogError
 from edge.serial_codec import SerialCodec
 
@@ -26,17 +24,9 @@ class EdgeFamily:
 @functools.cache
 def families() -> dict[str, EdgeFamily]:
     """Every family module's `FAMILY`, by name, checked against the catalog."""
-    types = load_catalog().types
     found: dict[str, EdgeFamily] = {}
     codecs: set[str] = set()
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        family: EdgeFamily = importlib.import_module(f"{__name__}.{info.name}").FAMILY
-        where = f"edge/families/{info.name}.py"
-        if family.name != info.name or family.name not in types:
-            raise CatalogError(
-                f"{where} declares family {family.name!r}: it must be named for its module "
-                f"and a catalog type (edge/sensors/<type>.yaml; known: {sorted(types)})"
-            )
+    for where, family, _ in family_modules(__name__, __path__, "FAMILY"):
         for codec in family.serial_codecs:
             if codec.sensor_type != family.name or codec.name in codecs:
                 raise CatalogError(

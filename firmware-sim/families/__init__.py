@@ -9,15 +9,13 @@ and replay mode take of it, one module per family.
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 
-from edge.catalog import load_catalog
+from edge.catalog import family_modules, load_catalog
 from edge.families import families as edge_families
 from edge.reading import Reading
 from firmware_sim.errors import SimError
@@ -111,18 +109,14 @@ def families() -> dict[str, SimFamily]:
     the edge codecs."""
     types = load_catalog().types
     found: list[SimFamily] = []
-    for info in pkgutil.iter_modules(__path__):
-        family: SimFamily = importlib.import_module(f"{__name__}.{info.name}").FAMILY
-        where = f"firmware-sim/families/{info.name}.py"
+    for where, family, sensor in family_modules(__name__, __path__, "FAMILY", SimError):
         edge = edge_families().get(family.name)
         speaks = sorted(c.name for c in edge.serial_codecs) if edge else []
-        if family.name != info.name or family.name not in types:
-            raise SimError(f"{where} declares {family.name!r}: name it for its catalog type")
         if sorted(family.encoders) != speaks:
             raise SimError(f"{where} must encode exactly its edge codecs {speaks}")
         if family.beside is not None and family.beside not in types:
             raise SimError(f"{where}: {family.beside!r} to stand beside is no catalog type")
-        fields = types[family.name].fields
+        fields = sensor.fields
         named = [
             family.default_field,
             *(f for f, _ in family.replay_series.values()),

@@ -97,7 +97,7 @@ def test_replay_reads_type_and_field_off_the_file_name(
 @pytest.mark.parametrize(
     ("name", "declared", "problem"),
     [
-        ("noise", "'noise', abbreviation='nz', stream=14", "name it for its catalog type"),
+        ("noise", "'noise', abbreviation='nz', stream=14", "a catalog type"),
         ("air_quality", "'air_quality', abbreviation='aq', stream=10", r"exactly its edge codecs"),
         ("camera", f"'camera', abbreviation='cam', stream=12, {_FIELD}", "must be unique"),
         ("camera", f"'camera', abbreviation='ts', stream=13, {_FIELD}", "must be unique"),

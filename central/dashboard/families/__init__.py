@@ -10,8 +10,6 @@ by name, so adding a view edits no core module; the page's part of it is in stat
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -19,7 +17,7 @@ from typing import Any, Final, Protocol
 from central.dashboard.aqi import Standard
 from central.dashboard.queries import History
 from central.dashboard.settings import Settings
-from edge.catalog import load_catalog
+from edge.catalog import family_modules
 from edge.errors import CatalogError
 
 # Map colours shared by the views (an air-quality monitor takes its AQI band's).
@@ -66,24 +64,14 @@ class FamilyView:
 @functools.cache
 def views() -> dict[str, FamilyView]:
     """Every family module's `VIEW`, by name, checked against the catalog."""
-    types = load_catalog().types
     found: dict[str, FamilyView] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        view: FamilyView = importlib.import_module(f"{__name__}.{info.name}").VIEW
-        if view.name != info.name or view.name not in types:
-            raise CatalogError(
-                f"central/dashboard/families/{info.name}.py declares view {view.name!r}: it must "
-                f"be named for its module and a catalog type (known: {sorted(types)})"
-            )
-        unknown = set(view.history_fields) - set(types[view.name].fields)
+    for where, view, sensor in family_modules(__name__, __path__, "VIEW"):
+        unknown = set(view.history_fields) - set(sensor.fields)
         if unknown:
             raise CatalogError(
-                f"central/dashboard/families/{info.name}.py: history fields {sorted(unknown)} "
-                f"are no fields of {view.name}"
+                f"{where}: history fields {sorted(unknown)} are no fields of {view.name}"
             )
         if view.path in {v.path for v in found.values()}:
-            raise CatalogError(
-                f"central/dashboard/families/{info.name}.py: path {view.path!r} is taken"
-            )
+            raise CatalogError(f"{where}: path {view.path!r} is taken")
         found[view.name] = view
     return found

@@ -56,7 +56,8 @@ class MQTTSource(_Section):
     max_clock_behind_s: float | None = Field(7 * 86400.0, gt=0)
     # How long the first message after a quiet spell waits for others to share its journal
     # commit; its PUBACK is that much later. 0: every burst is committed as it arrives.
-    linger_ms: float = Field(10.0, ge=0, le=1000)
+    linger_ms: float = Field(50.0, ge=0, le=1000)
+    linger_records: int = Field(100, ge=1)  # ... or until this many readings are queued
 
     @field_validator("topics")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ssl
 import sys
 import threading
@@ -53,6 +54,9 @@ class MQTTSourceRunner:
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
+        # Set from paho's thread when a lingering batch has gathered linger_records.
+        self._gathered = asyncio.Event()
+        self._lingering = False
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # the broker granted every configured filter
         self.problems: dict[str, str] = {}  # filter -> what the broker granted instead
@@ -206,6 +210,10 @@ class MQTTSourceRunner:
                 or self._queued_bytes >= 2 * self.cfg.max_batch_bytes
             ):
                 self._room.clear()
+            if self._lingering and len(self._queue) >= self.cfg.linger_records:
+                self._lingering = False
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(self._gathered.set)
             if self._wake_pending:
                 return
             self._wake_pending = True
@@ -229,18 +237,25 @@ class MQTTSourceRunner:
     async def pump(self, deliver: Deliver) -> None:
         """Hand what paho queued to `deliver` batch by batch, acknowledging each when it returns.
 
-        The first message after a quiet spell waits up to `linger_ms` for others: at a few
-        hundred readings a second, every batch costs a journal commit, an fsync and wake-ups of
-        three threads, so lingering divides that cost by the readings it gathers (measured in
-        bench/results/kafka_outage.json). A backlog never lingers: its batches follow each other.
+        The first message after a quiet spell waits up to `linger_ms` for others, or until
+        `linger_records` are queued: at a few hundred readings a second, every batch costs a
+        journal commit, an fsync and wake-ups of three threads, so lingering divides that cost
+        by the readings it gathers (measured in bench/results/kafka_outage.json); at thousands
+        a second the records come first and the wait stays short (publish-to-Kafka latency,
+        bench/results/gateway.md). A backlog never lingers: its batches follow each other.
         """
         linger_s = self.cfg.linger_ms / 1000
         while True:
             await self._wake.wait()
             with self._lock:
-                short = len(self._queue) < self.cfg.max_batch
-            if linger_s and short:
-                await asyncio.sleep(linger_s)
+                short = len(self._queue) < self.cfg.linger_records
+                self._lingering = bool(linger_s and short)
+            if self._lingering:
+                self._gathered.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gathered.wait(), linger_s)
+                with self._lock:
+                    self._lingering = False
             self._wake.clear()
             while await self._deliver_batch(deliver):
                 pass  # a backlog: the next batch at once

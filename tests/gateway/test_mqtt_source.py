@@ -231,3 +231,40 @@ def test_the_intake_stops_reading_at_two_batches_and_reads_again_once_one_is_tak
         assert not room(0)  # 2,100 bytes queued: past two batches of 1,024 bytes
     finally:
         source._loop.close()
+
+
+def test_a_batch_that_gathered_linger_records_goes_at_once(tmp_path: Path) -> None:
+    first = [message(b"{}", mid) for mid in (1, 2, 3)]
+    then = [message(b"{}", mid) for mid in (4, 5)]
+    # Three readings are enough: the first burst does not wait for the second.
+    source = runner(tmp_path, linger_ms=1000, linger_records=3)
+    assert [len(b) for b in deliver_all(source, first, then)] == [3, 2]
+
+
+def test_a_lingering_batch_goes_once_linger_records_have_arrived(tmp_path: Path) -> None:
+    """The third reading ends the linger: paho's side says so, not the linger's clock."""
+    source = runner(tmp_path, linger_ms=1000, linger_records=3)
+    batches: list[list[Inbound]] = []
+
+    async def go() -> None:
+        taken = asyncio.Event()
+
+        async def deliver(batch: Sequence[Inbound]) -> None:
+            batches.append(list(batch))
+            taken.set()
+
+        source._loop = asyncio.get_running_loop()
+        pump = asyncio.create_task(source.pump(deliver))
+        for mid in (1, 2):
+            source._on_message(source.client, None, message(b"{}", mid))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert batches == []  # lingering
+        source._on_message(source.client, None, message(b"{}", 3))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert taken.is_set()  # a few loop turns, far from the second of linger
+        pump.cancel()
+
+    asyncio.run(go())
+    assert [len(b) for b in batches] == [3]

@@ -15,7 +15,7 @@ $(UV):
 
 # Exactly what uv.lock says, nothing else; fails when the lock does not match pyproject.toml.
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked
+	$(UV) sync --locked --all-extras
 	touch $(STAMP)
 
 lock: | $(UV)

@@ -14,7 +14,7 @@ t0=$(date +%s)
 # The same install as `make`: uv bootstrapped with pip, then exactly what uv.lock says.
 python3 -m venv "$root/venv"
 "$root/venv/bin/pip" install --quiet --progress-bar off "uv==$(sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)"
-UV_PROJECT_ENVIRONMENT=$root/venv "$root/venv/bin/uv" sync --locked
+UV_PROJECT_ENVIRONMENT=$root/venv "$root/venv/bin/uv" sync --locked --all-extras
 t1=$(date +%s)
 echo "venv + install: $((t1 - t0))s"
 "$root/venv/bin/citygate" stack up

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+_OWN = frozenset({"citygate", "gateway", "central", "firmware_sim", "deploy", "edge"})
+
 
 class PluginGroup(click.Group):
     """A click group whose subcommands are the entry points of `entry_point_group`."""
@@ -30,7 +32,17 @@ class PluginGroup(click.Group):
         found = self._entry_points().get(cmd_name)
         if found is None:
             return None
-        loaded = found.load()
+        try:
+            loaded = found.load()
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] in _OWN:
+                raise  # our own module missing: a broken install, not a left-out extra
+            # A gateway-only install (the Raspberry Pi's) leaves out what other commands need.
+            raise click.UsageError(
+                f"`{ctx.command_path} {cmd_name}` needs the package {exc.name.split('.')[0]}, "
+                "which this install leaves out: install citygate with its extras "
+                "(uv sync --locked --all-extras)"
+            ) from exc
         if not isinstance(loaded, click.Command):
             raise click.ClickException(
                 f"entry point {found.value} of {self.entry_point_group} is not a click command"

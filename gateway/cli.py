@@ -45,10 +45,7 @@ def run(config_path: Path, json_logs: bool) -> None:
 @config_option
 def check(config_path: Path) -> None:
     """Validate the configuration and test connectivity to everything it names."""
-    # Imported here: the local-stack modules (and the TLS certificate library they use) would
-    # add about 12 MB to every `gateway run` on a Raspberry Pi, which never needs them.
-    from deploy.local.kafka import metadata_ok
-    from deploy.local.mosquitto import mqtt_connack
+    from deploy.probes import metadata_ok, mqtt_connack
 
     cfg = _load(config_path)
     problems = []

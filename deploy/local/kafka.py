@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import logging
 import subprocess
 import sys
 import uuid
@@ -13,12 +12,13 @@ from importlib import resources
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError
 
 from deploy import connections
 from deploy.connections import Connections
 from deploy.errors import StackError
 from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
+from deploy.probes import metadata_ok
 from edge.topics import PARTITIONS
 
 KAFKA_VERSION = "4.4.0"
@@ -170,20 +170,6 @@ class Kafka:
 
     def detail(self) -> str:
         return f"kafka://{self.bootstrap} (KRaft, {KAFKA_VERSION})"
-
-
-async def metadata_ok(bootstrap: str) -> bool:
-    # Connection refusals while the broker boots are expected; keep them out of the output.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
-    try:
-        await admin.start()
-        await admin.describe_cluster()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        await admin.close()
 
 
 async def create_topics(bootstrap: str) -> None:

@@ -9,17 +9,14 @@ from __future__ import annotations
 import getpass
 import secrets
 import subprocess
-import threading
 from pathlib import Path
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from deploy import connections
 from deploy.connections import Connections
 from deploy.errors import StackError
 from deploy.local import certs
 from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
+from deploy.probes import mqtt_connack
 
 # Held QoS 1 acks (the gateway acks only after fsync) need a wide in-flight window, and an
 # offline gateway's persistent session must be able to queue a long backlog. Per-listener
@@ -133,42 +130,3 @@ class Mosquitto:
 
     def detail(self) -> str:
         return f"mqtt://{self.host}:{self.port}, mqtts://{self.host}:{self.tls_port} (password)"
-
-
-def mqtt_connack(
-    host: str,
-    port: int,
-    timeout: float = 3.0,
-    *,
-    tls: bool = False,
-    ca_file: Path | None = None,
-    username: str | None = None,
-    password: str | None = None,
-) -> bool:
-    """True when the broker answers an MQTT v5 CONNECT with a successful CONNACK (over TLS
-    when `tls` or `ca_file` is given, verified against `ca_file` or the system's CA store)."""
-    done = threading.Event()
-    ok: list[bool] = []
-
-    def on_connect(
-        client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
-    ) -> None:
-        ok.append(not getattr(rc, "is_failure", False))
-        done.set()
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
-    client.on_connect = on_connect
-    if username is not None:
-        client.username_pw_set(username, password)
-    if tls or ca_file is not None:
-        client.tls_set(ca_certs=str(ca_file) if ca_file is not None else None)
-    try:
-        client.connect(host, port, keepalive=5)
-    except OSError:
-        return False
-    client.loop_start()
-    try:
-        return done.wait(timeout) and all(ok)
-    finally:
-        client.disconnect()
-        client.loop_stop()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from deploy.connections import Connections, MQTTConnection
-from deploy.local.mosquitto import Mosquitto, mqtt_connack
+from deploy.local.mosquitto import Mosquitto
+from deploy.probes import mqtt_connack
 
 pytestmark = pytest.mark.integration
 

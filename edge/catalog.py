@@ -288,10 +288,11 @@ def family_modules(
     module that does not fit raises `error` naming the file.
     """
     types = load_catalog().types
-    folder = package.replace(".", "/").replace("firmware_sim", "firmware-sim")
+    depth = package.count(".") + 2  # the package's folders and the file, as the tree has them
     for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
-        declared = getattr(importlib.import_module(f"{package}.{info.name}"), attr)
-        where = f"{folder}/{info.name}.py"
+        module = importlib.import_module(f"{package}.{info.name}")
+        declared = getattr(module, attr)
+        where = "/".join(Path(str(module.__file__)).parts[-depth:])
         if declared.name != info.name or declared.name not in types:
             raise error(
                 f"{where} declares {attr} {declared.name!r}: it must be named for its module "

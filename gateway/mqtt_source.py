@@ -194,10 +194,11 @@ class MQTTSourceRunner:
         items = []
         size = 0
         for p in publishes:
-            size += len(p.payload)
+            n = len(p.payload)
+            size += n
             refused = ""
-            if len(p.payload) > limit:  # refused here, as a deframer refuses bytes: a dead letter
-                refused = f"oversize: {len(p.payload)} bytes > mqtt.max_payload_bytes = {limit}"
+            if n > limit:  # refused here, as a deframer refuses bytes: a dead letter
+                refused = f"oversize: {n} bytes > mqtt.max_payload_bytes = {limit}"
             items.append((Inbound("mqtt", p.topic, p.payload, now, refused), p.mid, p.qos))
         redelivered = sum(p.dup for p in publishes)
         if redelivered:
@@ -205,10 +206,7 @@ class MQTTSourceRunner:
         with self._lock:
             self._queue.extend(items)
             self._queued_bytes += size
-            if (
-                len(self._queue) >= 2 * self.cfg.max_batch
-                or self._queued_bytes >= 2 * self.cfg.max_batch_bytes
-            ):
+            if self._full():
                 self._room.clear()
             if self._lingering and len(self._queue) >= self.cfg.linger_records:
                 self._lingering = False
@@ -260,6 +258,13 @@ class MQTTSourceRunner:
             while await self._deliver_batch(deliver):
                 pass  # a backlog: the next batch at once
 
+    def _full(self) -> bool:
+        """The intake holds two batches (by count or bytes): paho's thread stops reading."""
+        return (
+            len(self._queue) >= 2 * self.cfg.max_batch
+            or self._queued_bytes >= 2 * self.cfg.max_batch_bytes
+        )
+
     async def _deliver_batch(self, deliver: Deliver) -> bool:
         """Deliver what is queued, at most max_batch of it, then acknowledge it; True if more
         is queued behind it."""
@@ -267,19 +272,16 @@ class MQTTSourceRunner:
             # At most max_batch readings and max_batch_bytes at once: a backlog that arrives
             # faster than the journal writes it would otherwise be decoded all at once.
             batch: list[tuple[Inbound, int, int]] = []
-            budget = self.cfg.max_batch_bytes
+            taken = 0
             queue = self._queue
             while queue and len(batch) < self.cfg.max_batch:
                 size = len(queue[0][0].payload)
-                if batch and size > budget:
+                if batch and taken + size > self.cfg.max_batch_bytes:
                     break
-                budget -= size
+                taken += size
                 batch.append(queue.popleft())
-            self._queued_bytes -= self.cfg.max_batch_bytes - budget
-            if (
-                len(queue) < 2 * self.cfg.max_batch
-                and self._queued_bytes < 2 * self.cfg.max_batch_bytes
-            ):
+            self._queued_bytes -= taken
+            if not self._full():
                 self._room.set()
             more = bool(queue)
             # While more is queued paho need not wake this loop: it goes on by itself.

@@ -87,38 +87,96 @@ def decode(
     flagged "out_of_range"; unknown fields, wrong kinds and values the catalog cannot represent
     are rejected. Reasons and their codes: docs/reason-codes.md.
     """
+    judged = _judge(topic, payload, received_ts, clock)
+    if isinstance(judged, Rejected):
+        return judged
+    return _reading(judged, received_ts)
+
+
+class Stamped(msgspec.Struct, frozen=True):
+    """A reading ready for Kafka: its type, its sensor and its wire form (edge.reading)."""
+
+    sensor_type: str
+    sensor_id: str
+    value: bytes
+
+
+def decode_stamped(
+    topic: str,
+    payload: bytes,
+    received_ts: int,
+    gateway_id: str,
+    clock: ClockWindow | None = None,
+) -> Stamped | Rejected:
+    """What `decode` judges, as the bytes edge.reading.encode gives for its Reading stamped with
+    `gateway_id` and `received_ts`; never raises. The gateway's hot path: a clean payload is
+    encoded from its typed fields as decoded, without a Reading or a dict between."""
+    judged = _judge(topic, payload, received_ts, clock)
+    if isinstance(judged, Rejected):
+        return judged
+    district, sensor, sensor_id, message, fields, _ = judged
+    if fields is None:
+        value = _stamped_struct(sensor.name)(
+            sensor_id=sensor_id,
+            sensor_type=sensor.name,
+            seq=message.seq,
+            ts=message.ts * _NS_PER_MS,
+            fields=message.fields,
+            location=Location(district, message.lat, message.lon),
+            received_ts=received_ts,
+            gateway_id=gateway_id,
+        )
+        return Stamped(sensor.name, sensor_id, _encoder.encode(value))
+    reading = msgspec.structs.replace(
+        _reading(judged, received_ts), gateway_id=gateway_id, received_ts=received_ts
+    )
+    return Stamped(sensor.name, sensor_id, _encoder.encode(reading))
+
+
+# (district, sensor type, sensor id, decoded message, its fields as a dict or None when the
+# message is the strict decoder's typed struct, quality flags)
+_Judged = tuple[str, SensorType, str, Any, dict[str, FieldValue] | None, tuple[str, ...]]
+
+
+def _judge(
+    topic: str, payload: bytes, received_ts: int, clock: ClockWindow | None
+) -> _Judged | Rejected:
     if len(payload) > MAX_PAYLOAD:
         return reject("oversize", f"{len(payload)} bytes > {MAX_PAYLOAD}", payload)
     parsed = _parse_topic(topic)
     if isinstance(parsed, str):
         return Rejected(parsed, bytes(payload))
-    district, sensor, sensor_id, strict = parsed
+    district, sensor, sensor_id, strict, empty = parsed
     unsafe = _unsafe(payload)
     if unsafe is not None:
         return unsafe
+    fields: dict[str, FieldValue] | None = None
+    quality: tuple[str, ...] = ()
     try:
-        message = strict.decode(payload)
-        fields = _to_builtins(message.fields)
-        quality: tuple[str, ...] = ()
+        message: Any = strict.decode(payload)
     except msgspec.MsgspecError:
-        fields = {}
-    if not fields:
+        message = None
+    if message is None or message.fields == empty:
         # Slow path: what the strict decoder refused is decoded leniently to say why.
         slow = _decode_slowly(sensor, payload)
         if isinstance(slow, Rejected):
             return slow
         message, fields, quality = slow
-    ts = message.ts * _NS_PER_MS
     if clock is not None:
-        late = clock.judge(ts, received_ts, payload)
+        late = clock.judge(message.ts * _NS_PER_MS, received_ts, payload)
         if late is not None:
             return late
+    return district, sensor, sensor_id, message, fields, quality
+
+
+def _reading(judged: _Judged, received_ts: int) -> Reading:
+    district, sensor, sensor_id, message, fields, quality = judged
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor.name,
         seq=message.seq,
-        ts=ts,
-        fields=fields,
+        ts=message.ts * _NS_PER_MS,
+        fields=_to_builtins(message.fields) if fields is None else fields,
         location=Location(district, message.lat, message.lon),
         received_ts=received_ts,
         quality=quality,
@@ -185,8 +243,11 @@ def _name_field(message: str, payload: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16384)
-def _parse_topic(topic: str) -> tuple[str, SensorType, str, msgspec.json.Decoder[Any]] | str:
-    """(district, sensor type, sensor id, strict decoder), or a reject reason; cached per topic."""
+def _parse_topic(
+    topic: str,
+) -> tuple[str, SensorType, str, msgspec.json.Decoder[Any], Any] | str:
+    """(district, sensor type, sensor id, strict decoder, its fields struct with no field set),
+    or a reject reason; cached per topic."""
     parts = topic.split("/")
     if len(parts) != 5 or parts[0] != "city" or parts[4] != "telemetry":
         return f"bad_topic: {topic!r} is not city/<district>/<sensor_type>/<sensor_id>/telemetry"
@@ -197,7 +258,8 @@ def _parse_topic(topic: str) -> tuple[str, SensorType, str, msgspec.json.Decoder
     for what, value in (("district", district), ("sensor id", sensor_id)):
         if not NAME_PATTERN.fullmatch(value):
             return f"bad_sensor_id: {what} {value!r} in topic {topic!r} has unsupported characters"
-    return district, sensor, sensor_id, _strict_decoder(sensor.name)
+    strict = _strict_decoder(sensor.name)
+    return district, sensor, sensor_id, strict, _fields_type(strict)()
 
 
 @functools.cache
@@ -234,6 +296,26 @@ def _strict_decoder(sensor_type: str) -> msgspec.json.Decoder[Any]:
         frozen=True,
     )
     return msgspec.json.Decoder(payload_type)
+
+
+def _fields_type(strict: msgspec.json.Decoder[Any]) -> Any:
+    """The typed fields struct of a strict decoder's payload."""
+    return next(f.type for f in msgspec.structs.fields(strict.type) if f.name == "fields")
+
+
+@functools.cache
+def _stamped_struct(sensor_type: str) -> Any:
+    """A struct laid out as edge.reading.Reading (the same names, order and omitted defaults)
+    whose fields are the strict decoder's typed struct: encoded, the bytes of the Reading with
+    those fields as a dict (tests/edge/test_mqtt_json.py checks it)."""
+    fields_type = _fields_type(_strict_decoder(sensor_type))
+    layout: list[tuple[Any, ...]] = []
+    for f in msgspec.structs.fields(Reading):
+        kind = fields_type if f.name == "fields" else f.type
+        layout.append((f.name, kind) if f.required else (f.name, kind, f.default))
+    return msgspec.defstruct(
+        f"{sensor_type}_stamped", layout, kw_only=True, omit_defaults=True, frozen=True
+    )
 
 
 def _field_type(spec: FieldSpec) -> Any:

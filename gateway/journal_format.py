@@ -71,6 +71,11 @@ def parse_header(data: bytes) -> int | None:
     return int(base_id)
 
 
+_DATA: Final = int(Kind.DATA)  # an IntEnum costs struct.pack a conversion per frame
+_pack_tail = _TAIL.pack
+_pack_crc = _CRC.pack
+
+
 def frame(kind: Kind, record_id: int, payload: bytes) -> bytes:
     tail = _TAIL.pack(len(payload), kind, record_id)
     return _CRC.pack(_crc_extend(_crc_value(tail), payload)) + tail + payload
@@ -82,10 +87,9 @@ def encode_payload(record: JournalRecord) -> bytes:
 
 def append_data(buf: bytearray, record_id: int, payload: bytes) -> None:
     """Frame one encoded record onto `buf` (FRAME_OVERHEAD + len(payload) bytes)."""
-    tail = _TAIL.pack(len(payload), Kind.DATA, record_id)
-    buf += _CRC.pack(_crc_extend(_crc_value(tail), payload))
-    buf += tail
-    buf += payload
+    body = _pack_tail(len(payload), _DATA, record_id) + payload
+    buf += _pack_crc(_crc_value(body))
+    buf += body
 
 
 def released_frame(upto_id: int) -> bytes:

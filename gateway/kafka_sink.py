@@ -8,6 +8,10 @@ one partition.
 While Kafka is unreachable no producer is kept alive: aiokafka's sender retries a dead broker
 without pause (a core and ~10,000 log lines a second), so the sink drops the producer and
 reconnects with exponential backoff and jitter, logging only the changes of state.
+
+LZ4 batches are compressed with LZ4's fast compressor, as Kafka's own Java producer does at its
+default level. aiokafka 0.14 compresses at level 9, LZ4's high-compression mode: 1.8 µs per
+256-byte reading against 0.09 µs, for 9.6 % of the bytes instead of 11.8 % (`fast_lz4`).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
+import aiokafka.record._crecords.default_records as c_records
+import aiokafka.record.default_records as py_records
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka import codec as kafka_codec
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
@@ -31,12 +38,32 @@ from gateway.sinks import Backpressure
 
 log = structlog.get_logger("gateway.kafka")
 
+_NONE: Final[dict[bytes, int]] = {}  # no partition known yet for a topic
+
 # Acks from a live broker take milliseconds; a longer pause is worth asking whether it is there.
 PROBE_S = 1.0
 
 
+LZ4_FAST: Final = 0  # LZ4 frame level 0: the fast compressor (levels 3 and up are LZ4 HC)
+
+
+def lz4_fast(payload: bytes) -> bytes:
+    """A Kafka LZ4 frame (independent blocks, no content checksum) by the fast compressor."""
+    return kafka_codec.lz4_encode(payload, level=LZ4_FAST)
+
+
+def fast_lz4() -> None:
+    """Make aiokafka's record batch builders (the compiled one and its pure-Python twin)
+    compress LZ4 with `lz4_fast`. They call the module-level name `lz4_encode` with the batch
+    bytes only; tests/gateway/test_kafka_lz4.py fails if that changes."""
+    c_records.lz4_encode = lz4_fast
+    py_records.lz4_encode = lz4_fast
+
+
 def producer_options(cfg: Kafka) -> dict[str, Any]:
     """AIOKafkaProducer arguments from the kafka.* settings."""
+    if cfg.compression == "lz4":
+        fast_lz4()
     return {
         "bootstrap_servers": cfg.bootstrap,
         "acks": "all",
@@ -110,6 +137,7 @@ class KafkaSink:
         sender is cancelled and the batches failed first; they are still in the journal."""
         old, self.producer = self.producer, None
         self._partitions.clear()
+        self._key_partition.clear()
         if old is None:
             return
         try:
@@ -212,9 +240,13 @@ class KafkaSink:
         error: BaseException | None = None
         producer = self.producer
         assert producer is not None
+        known = self._key_partition
         try:
             for rec in batch:
-                tp = (rec.topic, await self._partition(rec.topic, rec.key))
+                partition = known.get(rec.topic, _NONE).get(rec.key)
+                if partition is None:
+                    partition = await self._partition(rec.topic, rec.key)
+                tp = (rec.topic, partition)
                 chain = builders.setdefault(tp, [])
                 if (
                     not chain

@@ -27,8 +27,9 @@ from __future__ import annotations
 import ssl
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK, PUBLISH
 from paho.mqtt.enums import MQTTProtocolVersion
@@ -38,7 +39,7 @@ ROOM_WAIT_S = 0.1  # how long paho's thread waits for room before its other work
 _PUBACK = struct.Struct("!BBH")  # type, remaining length 2, packet id: reason 0 (success)
 
 
-class Publish(NamedTuple):
+class Publish(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """One PUBLISH packet as the broker sent it (QoS 0 or 1)."""
 
     topic: str
@@ -176,24 +177,33 @@ class BufferedClient(mqtt.Client):
             qos = (head >> 1) & 3
             if head >> 4 != PUBLISH >> 4 or qos > 1:
                 break  # paho's reader takes it
-            header = _varint(buf, pos + 1, end)
-            if header is None:
-                break  # the length is cut, or too long: paho reads or refuses it
-            length, i = header
+            length = buf[pos + 1]
+            if length < 0x80:  # the remaining length in one byte, or in two, or longer
+                i = pos + 2
+            elif pos + 2 < end and buf[pos + 2] < 0x80:
+                length, i = (length & 0x7F) | buf[pos + 2] << 7, pos + 3
+            else:
+                header = _varint(buf, pos + 1, end)
+                if header is None:
+                    break  # the length is cut, or too long: paho reads or refuses it
+                length, i = header
             stop = i + length
             if stop > end:
                 break
-            j = i + 2 + int.from_bytes(buf[i : i + 2], "big")
+            j = i + 2 + (buf[i] << 8 | buf[i + 1])
             topic = buf[i + 2 : j]
             mid = 0
             if qos:
-                mid = int.from_bytes(buf[j : j + 2], "big")
+                mid = buf[j] << 8 | buf[j + 1]
                 j += 2
             if v5:  # properties: skipped (no topic aliases: CONNECT allows the broker none)
-                props = _varint(buf, j, stop)
-                if props is None:
-                    break  # malformed: paho's reader refuses it and closes the connection
-                j = props[1] + props[0]
+                if j < stop and buf[j] == 0:  # none, the common case
+                    j += 1
+                else:
+                    props = _varint(buf, j, stop)
+                    if props is None:
+                        break  # malformed: paho's reader refuses it and closes the connection
+                    j = props[1] + props[0]
             if j > stop:
                 break  # malformed: paho's reader refuses it and closes the connection
             out.append(

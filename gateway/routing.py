@@ -17,6 +17,7 @@ import structlog
 from edge import deadletter, mqtt_json
 from edge import reading as reading_codec
 from edge.codec import ClockWindow, Rejected
+from edge.mqtt_json import Stamped
 from edge.reading import CONTENT_TYPE, SCHEMA_VERSION, Location, Reading
 from edge.serial_codecs import CODECS, SerialCodec
 from edge.topics import DEADLETTER, reading_topic
@@ -58,6 +59,7 @@ class Router:
             raise ValueError("serial ports need serial_seqs: their frames carry no seq")
         # Serial frames carry no sequence number: the gateway counts per sensor, durably.
         self._serial_seqs = serial_seqs
+        self._topics: dict[str, str] = {}  # sensor type -> its Kafka topic
         self._decoder_error_logged = -DECODER_ERROR_LOG_S
         self._decoder_errors_unlogged = 0
 
@@ -97,9 +99,13 @@ class Router:
         if item.rejected:
             return self._deadletter(item, item.rejected)
         if item.source == "mqtt":
-            result = mqtt_json.decode(item.origin, item.payload, item.received_ts, self.clock)
-        else:
-            result = self._decode_serial(item)
+            stamped = mqtt_json.decode_stamped(
+                item.origin, item.payload, item.received_ts, self.gateway_id, self.clock
+            )
+            if isinstance(stamped, Rejected):
+                return self._deadletter(item, stamped.reason)
+            return self._record(stamped, item.received_ts)
+        result = self._decode_serial(item)
         if isinstance(result, Rejected):
             return self._deadletter(item, result.reason)
         return self._reading(result, item.received_ts)
@@ -119,12 +125,20 @@ class Router:
         stamped = msgspec.structs.replace(
             reading, gateway_id=self.gateway_id, received_ts=received_ts
         )
+        value = reading_codec.encode(stamped)
+        return self._record(Stamped(reading.sensor_type, reading.sensor_id, value), received_ts)
+
+    def _record(self, stamped: Stamped, received_ts: int) -> JournalRecord:
+        sensor_type = stamped.sensor_type
+        topic = self._topics.get(sensor_type)
+        if topic is None:
+            topic = self._topics[sensor_type] = reading_topic(sensor_type)
         return JournalRecord(
-            topic=reading_topic(reading.sensor_type),
-            key=reading.sensor_id.encode(),
-            value=reading_codec.encode(stamped),
+            topic=topic,
+            key=stamped.sensor_id.encode(),
+            value=stamped.value,
             headers=self._reading_headers,
-            sensor_type=reading.sensor_type,
+            sensor_type=sensor_type,
             ts=received_ts,
         )
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge import mqtt_json
+from edge import reading as reading_codec
 from edge.codec import CODES, ClockWindow, Rejected
 from edge.errors import EncodeError
 from edge.reading import FieldValue, Location, Reading
@@ -387,3 +388,49 @@ def test_a_clock_window_bound_of_none_is_no_bound() -> None:
             mqtt_json.decode(TOPIC, _payload(ts=ts_ms), RECEIVED, open_ended), Reading
         )
     assert isinstance(mqtt_json.decode(TOPIC, _payload(ts=0), RECEIVED), Reading)  # no window
+
+
+def assert_stamped_as_decoded(topic: str, payload: bytes) -> None:
+    """decode_stamped gives the bytes of decode's Reading stamped by the gateway, or the same
+    Rejected: the gateway's fast path changes no record on Kafka."""
+    clock = ClockWindow(ahead_s=300, behind_s=None)
+    stamped = mqtt_json.decode_stamped(topic, payload, RECEIVED, "gw-7", clock)
+    decoded = mqtt_json.decode(topic, payload, RECEIVED, clock)
+    if isinstance(decoded, Rejected):
+        assert stamped == decoded
+        return
+    assert isinstance(stamped, mqtt_json.Stamped)
+    expected = reading_codec.encode(
+        msgspec.structs.replace(decoded, gateway_id="gw-7", received_ts=RECEIVED)
+    )
+    assert stamped == mqtt_json.Stamped(decoded.sensor_type, decoded.sensor_id, expected)
+
+
+@READING_SETTINGS
+@given(readings(), st.data())
+def test_the_stamped_record_is_the_decoded_reading_encoded(
+    reading: Reading, data: st.DataObject
+) -> None:
+    topic, payload = mqtt_json.encode(reading)
+    assert_stamped_as_decoded(topic, payload)
+    mutated = bytearray(payload)
+    at = data.draw(st.integers(0, len(mutated) - 1))
+    mutated[at] = data.draw(st.integers(0, 255))
+    assert_stamped_as_decoded(topic, bytes(mutated))
+
+
+@SETTINGS
+@given(
+    st.sampled_from(sorted(CATALOG.types)),
+    st.dictionaries(
+        st.sampled_from([*CATALOG.sensor("traffic_signal").fields, "pm25", "pm10", "bogus"]),
+        scalars,
+        max_size=6,
+    ),
+    st.integers(0, 2**50),
+)
+def test_the_stamped_record_agrees_on_every_verdict(
+    sensor_type: str, fields: dict[str, FieldValue], ts: int
+) -> None:
+    topic = mqtt_json.topic_for("d", sensor_type, "s")
+    assert_stamped_as_decoded(topic, msgspec.json.encode({"seq": 1, "ts": ts, "fields": fields}))

@@ -59,7 +59,7 @@ class _BrokenCodec:
 def test_a_decoder_that_raises_costs_one_dead_letter_and_one_log_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(mqtt_json, "decode", _raise)
+    monkeypatch.setattr(mqtt_json, "decode_stamped", _raise)
     monkeypatch.setitem(CODECS, "pms5003", _BrokenCodec())
     metrics = GatewayMetrics()
     router = Router("gw-1", metrics, [PORT], SerialSeqs(GatewayState.load(tmp_path)))
@@ -95,7 +95,7 @@ def test_a_decoder_that_raises_costs_one_dead_letter_and_one_log_line(
 
 
 def test_the_log_window_reopens(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mqtt_json, "decode", _raise)
+    monkeypatch.setattr(mqtt_json, "decode_stamped", _raise)
     clock = iter([1000.0, 1001.0, 1002.0, 1000.0 + routing.DECODER_ERROR_LOG_S])
     monkeypatch.setattr(routing.time, "monotonic", lambda: next(clock))
     router = Router("gw-1", GatewayMetrics())

@@ -3,20 +3,24 @@
 Each stream keeps a bounded memory of prototypes of its recent window's shape: the last
 `width` block means of `block` values, in units of the range the stream has shown so far
 (ARTime: a window of downsampled values, normalised; here without the file's min/max, which
-would look ahead). A window farther than the vigilance radius from every prototype starts a
-new category (ARTime's anomaly); the evidence, in alarm units, is the distance to the nearest
-prototype over the radius, so one alarm unit sits at the radius. The radius is either a share
-of the seen range (`absolute`) or a multiple of the stream's own running mean nearest
-distance (`relative`, self-calibrated as the likelihood is). Prototypes learn all the time
-(the nearest moves towards the window); a new one replaces the least recently matched when the
-memory is full. O(prototypes x width) per value, vectorised over the streams in lock step.
+would look ahead), optionally less the window's own mean (`centred`: shape without level). A
+window farther (mean absolute difference) than the vigilance radius from every prototype starts
+a new category (ARTime's anomaly); the evidence, in alarm units, is the distance to the nearest
+prototype over the radius, so the alarm sits at the radius. The radius is either a share of the
+seen range (`abs`) or a multiple of the stream's own running mean nearest distance (`rel`,
+self-calibrated as the likelihood is; never under 0.02 of the range). Prototypes learn all the
+time (the nearest moves towards the window), a new one replaces the least recently matched when
+the memory (32) is full; `frozen`: the memory is learned during the probation only. O(memory x
+width) per value, vectorised over the streams in lock step, scored after the probation only.
 
 The evidence is fused by max with the bank's novelty and likelihood (read with the other
-switched off), the refractory period replayed on the fused units, and the leave-one-category-out
-selection run over the 27 points of `nab.SEARCH` times the candidate's own settings (off
-included), every choice made on the four training categories.
+switched off), or `gated` (it may decide only where the likelihood reached 1 / gate of the bar),
+the refractory period replayed on the fused units, and the leave-one-category-out selection
+(`nab.cross_validate`) run over the 27 points of `nab.SEARCH` for each setting; for the
+FAMILIES, over those 27 times the members and "off", so the setting is chosen per fold too.
+The replay of the detector alone gives exactly `--cv`'s figures.
 
-    nice -n 10 .venv/bin/python bench/nab_shape.py --data DIR --labels FILE   # ~10 min
+    nice -n 10 .venv/bin/python bench/nab_shape.py --data DIR --labels FILE [--only TEXT]  # 11 min
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from nab_corpus import corpus_from_argv
@@ -130,7 +135,7 @@ def shape_units(corpus: Sequence[nab.Series], c: Shape) -> list[FloatArray]:
     return [out[k, : lengths[k]] for k in range(s_n)]
 
 
-def bank_units(corpus: Sequence[nab.Series], **change: float) -> list[FloatArray]:
+def bank_units(corpus: Sequence[nab.Series], **change: Any) -> list[FloatArray]:
     """One evidence of the bank in alarm units, without refractory period."""
     p = replace(UnivariateParams(), refractory=0, **change)
     streams = [(s.values, s.timestamps.astype("datetime64[ns]").astype(np.int64)) for s in corpus]
@@ -248,6 +253,11 @@ def settings() -> dict[str, Setting]:
                 )
             for rad in (3.0, 5.0):
                 out[f"w8 b{b} rel x{rad} gated {g}"] = Setting(Shape(block=b, radius=rad), g)
+        for g in (1.5, 2.0, 3.0):
+            for rad in (3.0, 5.0):
+                out[f"w8 b{b} rel x{rad} centred gated {g}"] = Setting(
+                    Shape(block=b, radius=rad, centred=True), g
+                )
         for rad in (0.2, 0.3, 0.45):
             out[f"w8 b{b} abs {rad} frozen"] = Setting(
                 Shape(block=b, relative=False, radius=rad, frozen=True)
@@ -276,6 +286,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "w8 b1 rel x8.0",
         "w8 b1 rel x12.0",
         "w8 b1 rel x20.0",
+    ),
+    "every setting of the first round (w, b, centred, rel 3-8, abs 0.1-0.2) and off": tuple(
+        f"w{w} b{b} {r}{c}"
+        for w, b in ((8, 1), (8, 4), (16, 1))
+        for c in ("", " centred")
+        for r in ("rel x3.0", "rel x5.0", "rel x8.0", "abs 0.1", "abs 0.2")
     ),
 }
 

@@ -18,9 +18,11 @@ switched off), or `gated` (it may decide only where the likelihood reached 1 / g
 the refractory period replayed on the fused units, and the leave-one-category-out selection
 (`nab.cross_validate`) run over the 27 points of `nab.SEARCH` for each setting; for the
 FAMILIES, over those 27 times the members and "off", so the setting is chosen per fold too.
-The replay of the detector alone gives exactly `--cv`'s figures.
+The replay of the detector alone gives exactly `--cv`'s figures. Also: a few settings alone
+(`ALONE`), and the shape distance as a raw surprise of HTM's likelihood (`through_likelihood`).
 
-    nice -n 10 .venv/bin/python bench/nab_shape.py --data DIR --labels FILE [--only TEXT]  # 11 min
+    nice -n 10 .venv/bin/python bench/nab_shape.py --data DIR --labels FILE [--only TEXT]
+    # ~20 min in all; --only keeps the rows whose label contains TEXT
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ class Shape:
     frozen: bool = False  # learn prototypes during the probation only
 
 
-def shape_units(corpus: Sequence[nab.Series], c: Shape) -> list[FloatArray]:
-    """The evidence per row of every file, 0 before the file's probation ends."""
+def shape_units(corpus: Sequence[nab.Series], c: Shape, *, masked: bool = True) -> list[FloatArray]:
+    """The evidence per row of every file, 0 before the file's probation ends (if `masked`)."""
     s_n = len(corpus)
     lengths = np.array([len(s.values) for s in corpus])
     width = int(lengths.max())
@@ -103,7 +105,7 @@ def shape_units(corpus: Sequence[nab.Series], c: Shape) -> list[FloatArray]:
             r = np.full(live.size, c.radius)
         units = np.where(has, _BAR * dmin / r, 0.0)
         scored = i >= probation[live]
-        out[live, i] = np.where(scored & (seen_d[live] >= 10), units, 0.0)
+        out[live, i] = np.where((scored | (not masked)) & (seen_d[live] >= 10), units, 0.0)
         # Learn: the nearest prototype resonates (moves towards the window), or a new category.
         new = ~has | (dmin > r)
         if c.frozen:
@@ -133,6 +135,24 @@ def shape_units(corpus: Sequence[nab.Series], c: Shape) -> list[FloatArray]:
         cap = np.where(seen_d[sd] < 10, np.inf, 3.0 * np.maximum(mean_d[sd], 1e-6))
         mean_d[sd] += a * (np.minimum(dmin[fin], cap) - mean_d[sd])
     return [out[k, : lengths[k]] for k in range(s_n)]
+
+
+def through_likelihood(units: FloatArray, probation: int, short: int = 10) -> FloatArray:
+    """The shape distance as a raw surprise of HTM's likelihood, in deviations: log(1 + units),
+    the mean of the last `short` against the mean and variance of the single surprises before it
+    (equal weights: every NAB file is shorter than HTM's 8,640-value window), 0 before the
+    probation ends."""
+    s = np.log1p(units)
+    n = np.arange(1, s.size + 1)
+    c1, c2 = np.cumsum(s), np.cumsum(s * s)
+    mean = c1 / n
+    var = np.maximum(c2 / n - mean * mean, 0.0)
+    before_mean, before_var = np.r_[0.0, mean[:-1]], np.r_[0.0, var[:-1]]
+    sums = np.r_[0.0, c1]
+    recent = (sums[n] - sums[np.maximum(n - short, 0)]) / np.minimum(n, short)
+    out = np.maximum((recent - before_mean) / np.sqrt(before_var + 1e-6), 0.0)
+    out[: max(probation, 30)] = 0.0
+    return out
 
 
 def bank_units(corpus: Sequence[nab.Series], **change: Any) -> list[FloatArray]:
@@ -296,6 +316,31 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Shapes whose distance is also put through HTM's likelihood (`through_likelihood`), at these
+# deviations per alarm unit, fixed and (the second list) chosen per fold with "off".
+THROUGH_LIKELIHOOD: tuple[str, ...] = (
+    "w8 b1 rel x3.0 centred",
+    "w8 b1 rel x5.0 centred",
+    "w8 b4 rel x3.0 centred",
+    "w16 b1 rel x3.0 centred",
+    "w8 b1 abs 0.1 centred",
+    "w8 b1 rel x3.0",
+    "w8 b4 rel x3.0",
+)
+LIKELIHOOD_SCALES = (2.0, 3.0, 4.0, 6.0)
+LIKELIHOOD_PER_FOLD = ("w8 b1 rel x3.0 centred", "w8 b1 rel x5.0 centred")
+
+# Settings also scored alone (the bank's evidences off): what the shape finds by itself.
+ALONE: tuple[str, ...] = (
+    "w8 b1 rel x3.0 centred",
+    "w8 b1 rel x5.0",
+    "w8 b1 abs 0.2",
+    "w8 b4 abs 0.2",
+    "w8 b4 abs 0.1 centred",
+    "w8 b1 abs 0.2 frozen",
+)
+
+
 def main() -> None:
     only = None
     if "--only" in sys.argv:
@@ -325,6 +370,37 @@ def main() -> None:
         t0 = time.perf_counter()
         folds, labels = run(corpus, novelty, likelihood, [extra(label)])
         report(label, folds, labels, t0)
+    silent = [np.zeros(len(s.values)) for s in corpus]
+    for label in ALONE:
+        if only is not None and only not in f"{label} alone":
+            continue
+        t0 = time.perf_counter()
+        folds, labels = run(corpus, silent, silent, [extra(label)])
+        report(f"{label} alone", folds, labels, t0)
+
+    def through(label: str) -> list[FloatArray]:
+        raw = shape_units(corpus, table[label].shape, masked=False)
+        return [through_likelihood(u, s.probation) for u, s in zip(raw, corpus, strict=True)]
+
+    for label in THROUGH_LIKELIHOOD:
+        if only is not None and only not in f"{label} through the likelihood":
+            continue
+        deviations = through(label)
+        for scale in LIKELIHOOD_SCALES:
+            t0 = time.perf_counter()
+            scaled: Extra = ([d / scale for d in deviations], 0.0)
+            folds, labels = run(corpus, novelty, likelihood, [scaled])
+            report(f"{label} through the likelihood, {scale:g} dev.", folds, labels, t0)
+    for label in LIKELIHOOD_PER_FOLD:
+        name = f"{label} through the likelihood, 2/3/4/6 dev. or off per fold"
+        if only is not None and only not in name:
+            continue
+        t0 = time.perf_counter()
+        deviations = through(label)
+        options: list[Extra] = [None]
+        options += [([d / scale for d in deviations], 0.0) for scale in LIKELIHOOD_SCALES]
+        folds, labels = run(corpus, novelty, likelihood, options)
+        report(name, folds, labels, t0)
     for label, members in FAMILIES.items():
         if only is not None and only not in label:
             continue

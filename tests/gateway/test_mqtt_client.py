@@ -213,10 +213,11 @@ def read_all(stream: bytes, cuts: list[int], bulk: bool) -> list[Publish]:
         client._sock = BufferedSocket(a)
         b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)  # a piece may be larger
         send_cut(client, b, stream, cuts)
-        for _ in range(len(stream)):
-            if not pending(client) and client._in_packet["command"] == 0:
-                break
-            assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        b.shutdown(socket.SHUT_WR)
+        # The end of the stream is read once every packet before it is: not before.
+        while (rc := client.loop_read()) == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS:
+            pass
+        assert rc == mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
         return got
     finally:
         a.close()

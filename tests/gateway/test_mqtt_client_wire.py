@@ -40,13 +40,14 @@ class Sent(NamedTuple):
 
 
 def properties(n: int) -> Properties:
+    """The same size whatever `n` (below 10,000), so lengths can be aimed at."""
     props = Properties(PacketTypes.PUBLISH)
     props.PayloadFormatIndicator = 1
     props.MessageExpiryInterval = 3600
     props.ContentType = "application/json"
-    props.ResponseTopic = f"reply/{n}"
+    props.ResponseTopic = f"reply/{n:04}"
     props.CorrelationData = n.to_bytes(4, "big")
-    props.UserProperty = [("site", "d7"), ("seq", str(n)), ("", "é" * (n % 3))]
+    props.UserProperty = [("site", "d7"), ("seq", f"{n:04}"), ("", "é")]
     return props
 
 
@@ -85,6 +86,18 @@ def remaining_length_bytes(packet: bytes) -> int:
     return next(i for i in range(1, 5) if not packet[i] & 0x80)
 
 
+def packets(stream: bytes) -> Iterator[tuple[int, int, int]]:
+    """(start, length, remaining length) of every MQTT packet of `stream`."""
+    pos = 0
+    while pos < len(stream):
+        header = remaining_length_bytes(stream[pos : pos + 5])
+        remaining = sum(
+            (b & 0x7F) << 7 * k for k, b in enumerate(stream[pos + 1 : pos + 1 + header])
+        )
+        yield pos, 1 + header + remaining, remaining
+        pos += 1 + header + remaining
+
+
 def with_remaining_length(s: Sent, target: int, grow_topic: bool) -> Sent:
     """`s` with its topic or payload grown so that paho's PUBLISH has that remaining length."""
     packet = paho_encoded([s])
@@ -96,6 +109,7 @@ def with_remaining_length(s: Sent, target: int, grow_topic: bool) -> Sent:
     return s._replace(payload=s.payload + bytes([pad % 251]) * pad)
 
 
+# Either side of each change in the length's size (1 to 4 bytes), and one larger than a read.
 BOUNDARIES = [127, 128, 16_383, 16_384, READ_SIZE + 1_000, 2_097_151, 2_097_152]
 
 
@@ -173,6 +187,7 @@ SMALL = [
 def test_pahos_packets_cut_at_every_byte_parse_as_paho_reads_them() -> None:
     sent = SMALL + boundary_set("city/small", [127, 128], props=True)
     stream = paho_encoded(sent)
+    assert {127, 128} <= {remaining for _, _, remaining in packets(stream)}
     want = assert_paho_read(stream, sent)
     assert read_all(stream, [len(stream)], bulk=True) == want
     for cut in range(1, len(stream)):
@@ -180,9 +195,10 @@ def test_pahos_packets_cut_at_every_byte_parse_as_paho_reads_them() -> None:
 
 
 @cache
-def large() -> tuple[bytes, list[Publish]]:
-    sent = SMALL + boundary_set("city/large", BOUNDARIES, props=True) + SMALL
+def large(sizes: tuple[int, ...]) -> tuple[bytes, list[Publish]]:
+    sent = SMALL + boundary_set("city/large", list(sizes), props=True) + SMALL
     stream = paho_encoded(sent)
+    assert set(sizes) <= {remaining for _, _, remaining in packets(stream)}
     return stream, assert_paho_read(stream, sent)
 
 
@@ -191,7 +207,14 @@ def large() -> tuple[bytes, list[Publish]]:
 def test_pahos_packets_across_every_length_boundary_parse_as_paho_reads_them(
     cuts: list[int],
 ) -> None:
-    stream, want = large()
+    stream, want = large(tuple(BOUNDARIES[:5]))
+    assert read_all(stream, cuts, bulk=True) == want
+
+
+@pytest.mark.parametrize("cuts", [[READ_SIZE], [5, 200_000], [3, READ_SIZE + 7, 150_000]])
+def test_pahos_packets_with_a_four_byte_length_parse_as_paho_reads_them(cuts: list[int]) -> None:
+    # Fixed cuts: paho's reader grows a large packet's bytes piece by piece, slow in small ones.
+    stream, want = large(tuple(BOUNDARIES[5:]))
     assert read_all(stream, cuts, bulk=True) == want
 
 
@@ -221,18 +244,6 @@ class RecordingClient(BufferedClient):
         assert isinstance(sock, BufferedSocket)
         self.tee = sock._sock = Tee(sock._sock)
         return sock
-
-
-def packets(stream: bytes) -> Iterator[tuple[int, int, int]]:
-    """(start, length, remaining length) of every MQTT packet of `stream`."""
-    pos = 0
-    while pos < len(stream):
-        header = remaining_length_bytes(stream[pos : pos + 5])
-        remaining = sum(
-            (b & 0x7F) << 7 * k for k, b in enumerate(stream[pos + 1 : pos + 1 + header])
-        )
-        yield pos, 1 + header + remaining, remaining
-        pos += 1 + header + remaining
 
 
 def cuts_at(points: list[int], size: int) -> list[int]:

@@ -51,17 +51,30 @@ def properties(n: int) -> Properties:
     return props
 
 
-class Recorder:
-    """Where an encoding client writes: every byte is kept."""
+class MemorySocket:
+    """A non-blocking socket in memory: it keeps what is written and holds `stream` to read."""
 
-    def __init__(self) -> None:
-        self.data = bytearray()
+    def __init__(self, stream: bytes = b"") -> None:
+        self.stream, self.pos = stream, 0
+        self.written = bytearray()
 
-    def send(self, data: bytes) -> int:
-        self.data += data
-        return len(data)
+    def recv(self, buffer_size: int) -> bytes:
+        if self.pos >= len(self.stream):
+            raise BlockingIOError
+        start, self.pos = self.pos, min(len(self.stream), self.pos + buffer_size)
+        return self.stream[start : self.pos]
+
+    def send(self, buffer: bytes | bytearray) -> int:
+        self.written += buffer
+        return len(buffer)
 
     def close(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+    def setblocking(self, flag: bool) -> None:
         pass
 
 
@@ -69,7 +82,7 @@ def paho_encoded(sent: list[Sent]) -> bytes:
     """The bytes paho's client writes to publish `sent`, in order."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
     client.max_inflight_messages_set(0)  # every QoS 1 message goes out now, none is queued
-    out = Recorder()
+    out = MemorySocket()
     client._sock = out
     for n, s in enumerate(sent):
         props = properties(n) if s.props else None
@@ -79,14 +92,14 @@ def paho_encoded(sent: list[Sent]) -> bytes:
             rc = client.publish(s.topic, s.payload, s.qos, s.retain, props).rc
         assert rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
     client._sock = None
-    return bytes(out.data)
+    return bytes(out.written)
 
 
 def remaining_length_bytes(packet: bytes) -> int:
     return next(i for i in range(1, 5) if not packet[i] & 0x80)
 
 
-def packets(stream: bytes) -> Iterator[tuple[int, int, int]]:
+def packets(stream: bytes | bytearray) -> Iterator[tuple[int, int, int]]:
     """(start, length, remaining length) of every MQTT packet of `stream`."""
     pos = 0
     while pos < len(stream):
@@ -127,41 +140,22 @@ def boundary_set(prefix: str, sizes: list[int], props: bool) -> list[Sent]:
     return out
 
 
-def paho_reads(stream: bytes) -> list[tuple[Publish, bool, Properties]]:
+def paho_reads(stream: bytes) -> list[tuple[Publish, bool, Properties | None]]:
     """What paho's own client (no bulk parse, no buffered socket) reads from `stream`."""
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5, manual_ack=True
     )
-    got: list[tuple[Publish, bool, Properties]] = []
+    got: list[tuple[Publish, bool, Properties | None]] = []
     client.on_message = lambda _c, _u, m: got.append(
         (Publish(m.topic, bytes(m.payload), m.mid, m.qos, m.dup), m.retain, m.properties)
     )
-    replay = Replay(stream)
+    replay = MemorySocket(stream)
     client._sock = replay
     while replay.pos < len(stream):
         assert client.loop_read() == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
     assert client._in_packet["command"] == 0  # no packet left half read
     client._sock = None
     return got
-
-
-class Replay:
-    """A non-blocking socket that holds `stream` and nothing more."""
-
-    def __init__(self, stream: bytes) -> None:
-        self.stream, self.pos = stream, 0
-
-    def recv(self, bufsize: int) -> bytes:
-        if self.pos >= len(self.stream):
-            raise BlockingIOError
-        start, self.pos = self.pos, min(len(self.stream), self.pos + bufsize)
-        return self.stream[start : self.pos]
-
-    def send(self, data: bytes) -> int:
-        return len(data)
-
-    def close(self) -> None:
-        pass
 
 
 def assert_paho_read(stream: bytes, sent: list[Sent]) -> list[Publish]:
@@ -259,59 +253,61 @@ def until(done: Any, client: mqtt.Client, what: str, timeout: float = 30) -> Non
         assert client.loop(timeout=0.2) == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
-@pytest.mark.integration
-def test_mosquittos_packets_cut_at_every_boundary_parse_as_paho_reads_them(
-    connections: Connections,
-) -> None:
-    prefix = f"cg-test/{uuid.uuid4().hex[:8]}"
-    retained = Sent(f"{prefix}/retained", b"kept", qos=1, retain=True, props=True)
-    # Without properties, Mosquitto's packets have paho's lengths: each boundary is hit exactly.
-    # Its max_packet_size is 1 MiB: the four-byte length is paho's test only.
-    live = boundary_set(prefix, BOUNDARIES[:5], props=False) + [
-        Sent(f"{prefix}/small/{n}", b"r%d" % n, qos=n % 2, props=n % 5 == 0) for n in range(300)
+def publish(pub: mqtt.Client, items: list[Sent]) -> None:
+    infos = [
+        pub.publish(s.topic, s.payload, s.qos, s.retain, properties(n) if s.props else None)
+        for n, s in enumerate(items)
     ]
-    host, port = connections.mqtt.host, connections.mqtt.port
-    v5 = MQTTProtocolVersion.MQTTv5
-    pub = mqtt.Client(CallbackAPIVersion.VERSION2, f"{prefix}-pub", protocol=v5)
-    pub.max_inflight_messages_set(0)
-    sub = RecordingClient(CallbackAPIVersion.VERSION2, f"{prefix}-sub", protocol=v5)
+    for info in infos:
+        info.wait_for_publish(30)  # QoS 1: Mosquitto's PUBACK, so it has passed it on
+
+
+def subscriber(
+    conn: Connections, client_id: str, clean_start: bool, expiry_s: int
+) -> tuple[RecordingClient, list[list[Publish]]]:
+    """A connected recording subscriber, its manual loop, and what each of its reads parsed."""
+    sub = RecordingClient(
+        CallbackAPIVersion.VERSION2,
+        client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+        manual_ack=True,  # nothing acknowledged: a persistent session keeps it all
+    )
     reads: list[list[Publish]] = []
     sub.on_publishes = reads.append
     sub.on_message = lambda _c, _u, m: reads.append(  # a PUBLISH cut by the end of a read
         [Publish(m.topic, bytes(m.payload), m.mid, m.qos, m.dup)]
     )
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = expiry_s
+    sub.connect(conn.mqtt.host, conn.mqtt.port, clean_start=clean_start, properties=props)
+    until(sub.is_connected, sub, "CONNACK")
+    return sub, reads
 
-    def publish(items: list[Sent]) -> None:
-        infos = [
-            pub.publish(s.topic, s.payload, s.qos, s.retain, properties(n) if s.props else None)
-            for n, s in enumerate(items)
-        ]
-        for info in infos:
-            info.wait_for_publish(30)  # QoS 1: Mosquitto's PUBACK, so it has passed it on
 
-    pub.connect(host, port)
-    pub.loop_start()
-    try:
-        publish([retained])
-        sub.connect(host, port)
-        until(sub.is_connected, sub, "CONNACK")
-        sub.subscribe(f"{prefix}/#", options=SubscribeOptions(qos=1, retainAsPublished=True))
-        until(lambda: bool(reads), sub, "the retained message")
-        publish(live)
-        # All of it is at the broker and most in the socket: reads take many at once.
-        until(lambda: sum(map(len, reads)) == 1 + len(live), sub, "every publish")
-    finally:
-        sub.disconnect()
-        publish([s._replace(payload=b"") for s in [retained, *live] if s.retain])  # clear them
-        pub.disconnect()
-        pub.loop_stop()
-    assert max(map(len, reads)) > 1  # several PUBLISHes parsed from one read
+@pytest.fixture
+def pub(connections: Connections) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        f"cg-test-pub-{uuid.uuid4().hex[:8]}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.max_inflight_messages_set(0)
+    client.connect(connections.mqtt.host, connections.mqtt.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def assert_recorded_parses_as_paho_reads_it(
+    sub: RecordingClient, sent: list[Sent]
+) -> list[Publish]:
+    """The bytes `sub` received, as paho reads them, are `sent`; cut anywhere, the bulk parse
+    gives the same. Returns paho's reading."""
     assert sub.tee is not None
     stream = bytes(sub.tee.received)
-    want = assert_paho_read(stream, [retained, *live])
-    assert [p for r in reads for p in r] == want
+    want = assert_paho_read(stream, sent)
     framing = list(packets(stream))
-    assert set(BOUNDARIES[:5]) <= {remaining for _, _, remaining in framing}
     # Each run cuts every third packet (CONNACK and SUBACK included) at the same offset, from
     # its start or its end: the whole packets between cuts go through the bulk parser, the cut
     # ones through paho's reader, and every header byte and small packet is cut somewhere.
@@ -323,6 +319,67 @@ def test_mosquittos_packets_cut_at_every_boundary_parse_as_paho_reads_them(
             ]
             cuts = cuts_at(points, len(stream))
             assert read_all(stream, cuts, bulk=True) == want, f"cut at {offset}, {phase}"
+    return want
+
+
+def subscribe(sub: mqtt.Client, topic: str, options: SubscribeOptions) -> None:
+    subacks: list[object] = []
+    sub.on_subscribe = lambda *suback: subacks.append(suback)
+    sub.subscribe(topic, options=options)
+    until(lambda: bool(subacks), sub, "SUBACK")
+
+
+@pytest.mark.integration
+def test_mosquittos_packets_cut_at_every_boundary_parse_as_paho_reads_them(
+    connections: Connections, pub: mqtt.Client
+) -> None:
+    prefix = f"cg-test/{uuid.uuid4().hex[:8]}"
+    retained = Sent(f"{prefix}/retained", b"kept", qos=1, retain=True, props=True)
+    # Without properties, Mosquitto's packets have paho's lengths: each boundary is hit exactly.
+    # Its max_packet_size is 1 MiB: the four-byte length is paho's test only.
+    live = boundary_set(prefix, BOUNDARIES[:5], props=False) + [
+        Sent(f"{prefix}/small/{n}", b"r%d" % n, qos=n % 2, props=n % 5 == 0) for n in range(300)
+    ]
+    publish(pub, [retained])
+    sub, reads = subscriber(connections, f"{prefix}-sub", clean_start=True, expiry_s=0)
+    try:
+        subscribe(sub, f"{prefix}/#", SubscribeOptions(qos=1, retainAsPublished=True))
+        until(lambda: bool(reads), sub, "the retained message")
+        publish(pub, live)
+        # All of it is at the broker and most in the socket: reads take many at once.
+        until(lambda: sum(map(len, reads)) == 1 + len(live), sub, "every publish")
+    finally:
+        sub.disconnect()
+        publish(pub, [s._replace(payload=b"") for s in [retained, *live] if s.retain])  # clear
+    assert max(map(len, reads)) > 1  # several PUBLISHes parsed from one read
+    assert sub.tee is not None
+    assert set(BOUNDARIES[:5]) <= {remaining for _, _, remaining in packets(sub.tee.received)}
+    want = assert_recorded_parses_as_paho_reads_it(sub, [retained, *live])
+    assert [p for r in reads for p in r] == want  # and so did the live subscriber
+
+
+@pytest.mark.integration
+def test_mosquittos_redeliveries_cut_at_every_boundary_parse_as_paho_reads_them(
+    connections: Connections, pub: mqtt.Client
+) -> None:
+    prefix = f"cg-test/{uuid.uuid4().hex[:8]}"
+    # Mosquitto sends again only QoS 1 messages, with DUP set.
+    sent = [
+        s._replace(qos=1, retain=False)
+        for s in boundary_set(prefix, BOUNDARIES[:5], props=False)
+        + [Sent(f"{prefix}/small/{n}", b"r%d" % n, qos=1, props=n % 2 == 0) for n in range(100)]
+    ]
+    sub, reads = subscriber(connections, f"{prefix}-sub", clean_start=True, expiry_s=300)
+    subscribe(sub, f"{prefix}/#", SubscribeOptions(qos=1))
+    publish(pub, sent)
+    until(lambda: sum(map(len, reads)) == len(sent), sub, "every publish")
+    sub.disconnect()  # none acknowledged: the session keeps them all, to send again
+    again, reads = subscriber(connections, f"{prefix}-sub", clean_start=False, expiry_s=0)
+    try:
+        until(lambda: sum(map(len, reads)) == len(sent), again, "every redelivery")
+    finally:
+        again.disconnect()
+    assert_recorded_parses_as_paho_reads_it(again, [s._replace(dup=True) for s in sent])
 
 
 def test_the_paho_internals_the_client_overrides_are_there_as_read() -> None:

@@ -234,57 +234,54 @@ class KafkaSink:
     async def _send(self, batch: Sequence[JournalRecord]) -> int:
         """Send a batch as one record batch per partition; returns how many leading records
         (in journal order) Kafka acknowledged."""
-        # Per partition, records keep journal order, so each sensor's order holds.
-        builders: dict[tuple[str, int], list[BatchBuilder]] = {}
-        owner: list[tuple[tuple[str, int], int]] = []  # per record: its partition and batch no.
+        # Per partition, records keep journal order, so each sensor's order holds. A record
+        # batch is acknowledged whole, so the acknowledged prefix ends at the first record of
+        # the first batch that failed or was not sent.
+        builders: dict[tuple[str, int], BatchBuilder] = {}
+        created: list[tuple[tuple[str, int], BatchBuilder]] = []  # in creation order
+        firsts: dict[BatchBuilder, int] = {}  # each record batch -> the index of its first record
         error: BaseException | None = None
         producer = self.producer
         assert producer is not None
         known = self._key_partition
+        sent = 0  # records put into record batches
         try:
             for rec in batch:
-                partition = known.get(rec.topic, _NONE).get(rec.key)
+                key = rec.key
+                partition = known.get(rec.topic, _NONE).get(key)
                 if partition is None:
-                    partition = await self._partition(rec.topic, rec.key)
+                    partition = await self._partition(rec.topic, key)
                 tp = (rec.topic, partition)
-                chain = builders.setdefault(tp, [])
+                builder = builders.get(tp)
+                headers = list(rec.headers)
                 if (
-                    not chain
-                    or chain[-1].append(
-                        timestamp=None, key=rec.key, value=rec.value, headers=list(rec.headers)
-                    )
+                    builder is None
+                    or builder.append(timestamp=None, key=key, value=rec.value, headers=headers)
                     is None
                 ):
-                    builder = producer.create_batch()
-                    builder.append(
-                        timestamp=None, key=rec.key, value=rec.value, headers=list(rec.headers)
-                    )
-                    chain.append(builder)
-                owner.append((tp, len(chain) - 1))
+                    builder = builders[tp] = producer.create_batch()
+                    firsts[builder] = sent
+                    builder.append(timestamp=None, key=key, value=rec.value, headers=headers)
+                    created.append((tp, builder))
+                sent += 1
         except (KafkaError, OSError) as exc:
             error = exc
-        sends: dict[tuple[tuple[str, int], int], asyncio.Future[Any]] = {}
-        for (topic, partition), chain in builders.items():
-            for i, builder in enumerate(chain):
-                builder.close()
-                try:
-                    sends[(topic, partition), i] = await producer.send_batch(
-                        builder, topic, partition=partition
-                    )
-                except (KafkaError, OSError) as exc:
-                    error = error or exc
-        failed: set[tuple[tuple[str, int], int]] = set()
-        for where, result in zip(
-            sends, await asyncio.gather(*sends.values(), return_exceptions=True), strict=True
-        ):
+        acked = sent
+        sends: list[tuple[BatchBuilder, asyncio.Future[Any]]] = []
+        for (topic, partition), builder in created:
+            builder.close()
+            try:
+                sends.append(
+                    (builder, await producer.send_batch(builder, topic, partition=partition))
+                )
+            except (KafkaError, OSError) as exc:
+                error = error or exc
+                acked = min(acked, firsts[builder])
+        results = await asyncio.gather(*(f for _, f in sends), return_exceptions=True)
+        for (builder, _), result in zip(sends, results, strict=True):
             if isinstance(result, BaseException):
-                failed.add(where)
                 error = error or result
-        acked = 0
-        for tp, i in owner:
-            if (tp, i) in failed or (tp, i) not in sends:
-                break
-            acked += 1
+                acked = min(acked, firsts[builder])
         counts: dict[str, int] = {}
         for rec in batch[:acked]:
             counts[rec.topic] = counts.get(rec.topic, 0) + 1

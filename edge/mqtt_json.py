@@ -116,15 +116,15 @@ def decode_stamped(
         return judged
     district, sensor, sensor_id, message, fields, _ = judged
     if fields is None:
-        value = _stamped_struct(sensor.name)(
-            sensor_id=sensor_id,
-            sensor_type=sensor.name,
-            seq=message.seq,
-            ts=message.ts * _NS_PER_MS,
-            fields=message.fields,
-            location=Location(district, message.lat, message.lon),
-            received_ts=received_ts,
-            gateway_id=gateway_id,
+        value = _stamped_struct(sensor.name)(  # Reading's fields, in Reading's order
+            sensor_id,
+            sensor.name,
+            message.seq,
+            message.ts * _NS_PER_MS,
+            message.fields,
+            Location(district, message.lat, message.lon),
+            received_ts,
+            gateway_id,
         )
         return Stamped(sensor.name, sensor_id, _encoder.encode(value))
     reading = msgspec.structs.replace(
@@ -313,9 +313,7 @@ def _stamped_struct(sensor_type: str) -> Any:
     for f in msgspec.structs.fields(Reading):
         kind = fields_type if f.name == "fields" else f.type
         layout.append((f.name, kind) if f.required else (f.name, kind, f.default))
-    return msgspec.defstruct(
-        f"{sensor_type}_stamped", layout, kw_only=True, omit_defaults=True, frozen=True
-    )
+    return msgspec.defstruct(f"{sensor_type}_stamped", layout, omit_defaults=True, frozen=True)
 
 
 def _field_type(spec: FieldSpec) -> Any:

@@ -64,17 +64,18 @@ class Router:
         self._decoder_errors_unlogged = 0
 
     def route(self, batch: Sequence[Inbound]) -> list[JournalRecord]:
-        return [self._one(item) for item in batch]
-
-    def _one(self, item: Inbound) -> JournalRecord:
-        """The record for one input. A decoder that raises (a bug: decoders return Rejected)
+        """The record for each input. A decoder that raises (a bug: decoders return Rejected)
         costs that message a dead letter, never the gateway: a crash would leave the batch
         unacknowledged, and the broker would redeliver it to every restart."""
-        try:
-            return self._decode_and_route(item)
-        except Exception as exc:
-            self._log_decoder_error(item, exc)
-            return self._deadletter(item, f"decoder_error: {type(exc).__name__}: {str(exc)[:200]}")
+        records = []
+        for item in batch:
+            try:
+                records.append(self._decode_and_route(item))
+            except Exception as exc:
+                self._log_decoder_error(item, exc)
+                error = f"decoder_error: {type(exc).__name__}: {str(exc)[:200]}"
+                records.append(self._deadletter(item, error))
+        return records
 
     def _log_decoder_error(self, item: Inbound, exc: Exception) -> None:
         """One error line per DECODER_ERROR_LOG_S at most: a flood of poison must not become a

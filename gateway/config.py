@@ -129,7 +129,8 @@ class Journal(_Section):
 
 class Kafka(_Section):
     bootstrap: str = ""  # empty: from the stack connections (deploy/connections.py)
-    compression: Literal["lz4", "zstd", "gzip", "none"] = "lz4"
+    compression: Literal["lz4", "zstd", "gzip", "none"] = "lz4"  # lz4: its fast compressor
+    # For single sends (gateway status): the journal's record batches go out whole, never linger.
     linger_ms: int = Field(5, ge=0)
     max_batch_bytes: int = Field(512 * 1024, ge=1024)
     # What the sink hands Kafka at once and waits on: records and their bytes (a memory bound).

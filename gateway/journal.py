@@ -319,7 +319,7 @@ class Journal:
     async def append(self, records: Sequence[JournalRecord]) -> int:
         """Store `records` in order; returns the last id once they are fsynced."""
         self._check_usable()
-        payloads = [fmt.encode_payload(r) for r in records]
+        payloads = fmt.encode_payloads(records)
         need = sum(map(len, payloads)) + fmt.FRAME_OVERHEAD * len(payloads)
         if need > self.max_bytes:
             raise JournalError(
@@ -626,15 +626,28 @@ class Journal:
     def release(self, upto_id: int) -> None:
         """Mark every handed-out record with id <= `upto_id` delivered."""
         upto = min(upto_id, self._cursor - 1)
+        memory = self._memory
         for seg in self._segments:
-            ids, state = seg.ids, seg.state
+            ids, state, sizes = seg.ids, seg.state, seg.sizes
             if seg.head >= len(ids):
                 continue
             if ids[seg.head] > upto:
                 break
+            # _mark_dead for each, with the totals added once: every id here was handed out.
+            count = freed = kept = 0
             for i in range(seg.head, bisect_right(ids, upto)):
                 if state[i] == _LIVE:
-                    self._mark_dead(seg, i, _RELEASED)
+                    state[i] = _RELEASED
+                    count += 1
+                    freed += sizes[i]
+                    if memory.pop(ids[i], None) is not None:
+                        kept += sizes[i] + MEMORY_OVERHEAD
+            seg.live_bytes -= freed
+            self.depth_bytes -= freed
+            self.depth_records -= count
+            self.released_total += count
+            self._inflight -= count
+            self._memory_bytes -= kept
         self._after_release()
 
     def release_ids(self, ids: Iterable[int]) -> None:

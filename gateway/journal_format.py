@@ -85,6 +85,10 @@ def encode_payload(record: JournalRecord) -> bytes:
     return _encode(record)
 
 
+def encode_payloads(records: Sequence[JournalRecord]) -> list[bytes]:
+    return list(map(_encode, records))
+
+
 def append_data(buf: bytearray, record_id: int, payload: bytes) -> None:
     """Frame one encoded record onto `buf` (FRAME_OVERHEAD + len(payload) bytes)."""
     body = _pack_tail(len(payload), _DATA, record_id) + payload

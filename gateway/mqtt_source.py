@@ -43,7 +43,7 @@ class MQTTSourceRunner:
         self.cfg = cfg
         self.metrics = metrics
         self.state = state
-        self._queue: collections.deque[tuple[Inbound, int, int]] = collections.deque()
+        self._queue: collections.deque[Inbound] = collections.deque()
         self._queued_bytes = 0
         self._lock = threading.Lock()
         # Set while the queue has room. Mosquitto sends a backlog as fast as the socket takes
@@ -186,21 +186,23 @@ class MQTTSourceRunner:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         # What paho's own reader parsed: a PUBLISH cut by the end of a socket read.
-        self._on_publishes([Publish(msg.topic, bytes(msg.payload), msg.mid, msg.qos, msg.dup)])
+        mid = msg.mid if msg.qos else 0
+        self._on_publishes([Publish(msg.topic, bytes(msg.payload), mid, msg.qos, msg.dup)])
 
     def _on_publishes(self, publishes: list[Publish]) -> None:
         now = time.time_ns()
         limit = self.cfg.max_payload_bytes
         items = []
-        size = 0
+        size = redelivered = 0
         for p in publishes:
             n = len(p.payload)
             size += n
+            redelivered += p.dup
             refused = ""
             if n > limit:  # refused here, as a deframer refuses bytes: a dead letter
                 refused = f"oversize: {n} bytes > mqtt.max_payload_bytes = {limit}"
-            items.append((Inbound("mqtt", p.topic, p.payload, now, refused), p.mid, p.qos))
-        redelivered = sum(p.dup for p in publishes)
+            # QoS 0 has no packet id (mid 0): nothing to acknowledge.
+            items.append(Inbound("mqtt", p.topic, p.payload, now, refused, p.mid))
         if redelivered:
             self.metrics.redelivered.inc(redelivered)
         with self._lock:
@@ -271,11 +273,11 @@ class MQTTSourceRunner:
         with self._lock:
             # At most max_batch readings and max_batch_bytes at once: a backlog that arrives
             # faster than the journal writes it would otherwise be decoded all at once.
-            batch: list[tuple[Inbound, int, int]] = []
+            batch: list[Inbound] = []
             taken = 0
             queue = self._queue
             while queue and len(batch) < self.cfg.max_batch:
-                size = len(queue[0][0].payload)
+                size = len(queue[0].payload)
                 if batch and taken + size > self.cfg.max_batch_bytes:
                     break
                 taken += size
@@ -288,10 +290,10 @@ class MQTTSourceRunner:
             self._wake_pending = more
         if batch:
             self.metrics.messages_in.labels("mqtt").inc(len(batch))
-            await deliver([item for item, _, _ in batch])
+            await deliver(batch)
             self.metrics.messages_journaled.labels("mqtt").inc(len(batch))
             # Durable now: acknowledge in arrival order, in one write.
-            self.client.ack_many([mid for _, mid, qos in batch if qos])
+            self.client.ack_many([item.ack for item in batch if item.ack])
         return more
 
     async def close(self) -> None:

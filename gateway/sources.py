@@ -20,6 +20,7 @@ class Inbound(msgspec.Struct, frozen=True, array_like=True):
     payload: bytes
     received_ts: int
     rejected: str = ""  # set when the source itself already refused the bytes (deframer)
+    ack: int = 0  # what the source acknowledges it by upstream: an MQTT QoS 1 packet id; 0 none
 
 
 Deliver = Callable[[Sequence[Inbound]], Awaitable[None]]

@@ -9,12 +9,11 @@ held-out figure says what the part contributes on files that took no part in any
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import replace
 from typing import Any
 
-from nab_corpus import corpus_from_argv
+from nab_corpus import corpus_from_argv, take_only
 
 from central import nab
 
@@ -37,11 +36,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...], bool]] = {
 
 
 def main() -> None:
-    only = None
-    if "--only" in sys.argv:
-        at = sys.argv.index("--only")
-        only = sys.argv[at + 1]
-        del sys.argv[at : at + 2]
+    only = take_only()
     corpus = corpus_from_argv(__doc__.splitlines()[0])
     names = [p.name for p in nab.PROFILES]
     print(f"{'variant':<36}" + "".join(f"{n:>26}" for n in names) + "   (in-sample / held-out)")

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from central import nab
+
+
+def take_only() -> str | None:
+    """Take `--only NAME` out of sys.argv (before corpus_from_argv parses the rest)."""
+    if "--only" not in sys.argv:
+        return None
+    at = sys.argv.index("--only")
+    only = sys.argv[at + 1]
+    del sys.argv[at : at + 2]
+    return only
 
 
 def corpus_from_argv(description: str) -> list[nab.Series]:

@@ -28,14 +28,13 @@ The replay of the detector alone gives exactly `--cv`'s figures. Also: a few set
 from __future__ import annotations
 
 import itertools
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from nab_corpus import corpus_from_argv
+from nab_corpus import corpus_from_argv, take_only
 
 from central import nab
 from central.univariate import UnivariateParams, score_streams
@@ -342,11 +341,7 @@ ALONE: tuple[str, ...] = (
 
 
 def main() -> None:
-    only = None
-    if "--only" in sys.argv:
-        at = sys.argv.index("--only")
-        only = sys.argv[at + 1]
-        del sys.argv[at : at + 2]
+    only = take_only()
     corpus = corpus_from_argv(__doc__.splitlines()[0])
     novelty = bank_units(corpus, likelihood_scale=_OFF)
     likelihood = bank_units(corpus, novelty_scale=_OFF)

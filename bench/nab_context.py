@@ -213,8 +213,11 @@ def report(label: str, folds: list[nab.CrossValidation], labels: list[Point], t0
 
 def second(corpus: Sequence[nab.Series]) -> None:
     """The second round: CAD OSE's own defaults, the share chosen per fold, other sizes."""
-    likelihood = bank_units(corpus, novelty_scale=_OFF)
-    ref = [u * UnivariateParams().novelty_scale for u in bank_units(corpus, likelihood_scale=_OFF)]
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
+    ref = [
+        u * UnivariateParams().novelty_scale
+        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
+    ]
     trace = bank_trace(corpus)
     shares = (0.6, 0.8, 1.0)
 
@@ -241,8 +244,11 @@ def second(corpus: Sequence[nab.Series]) -> None:
 
 def third(corpus: Sequence[nab.Series]) -> None:
     """The third round: the context's size chosen per fold, and the ablation of the kept one."""
-    likelihood = bank_units(corpus, novelty_scale=_OFF)
-    ref = [u * UnivariateParams().novelty_scale for u in bank_units(corpus, likelihood_scale=_OFF)]
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
+    ref = [
+        u * UnivariateParams().novelty_scale
+        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
+    ]
     trace = bank_trace(corpus)
 
     def at(units: Units, c: float) -> Units:
@@ -267,8 +273,30 @@ def third(corpus: Sequence[nab.Series]) -> None:
     report("context b8 l3 + likelihood (no novelty)", folds, labels, t0)
 
 
+def fourth(corpus: Sequence[nab.Series]) -> None:
+    """The fourth round: CAD OSE's 8 bins fixed, the lags and the share chosen per fold."""
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
+    ref = [
+        u * UnivariateParams().novelty_scale
+        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
+    ]
+    trace = bank_trace(corpus)
+    t0 = time.perf_counter()
+    raw = {lags: context_units(corpus, trace, 8, lags) for lags in (3, 5, 7)}
+    for label, shares in (
+        ("lags 3/5/7 at 1", (1.0,)),
+        ("lags 3/5/7 x share 0.6/0.8/1", (0.6, 0.8, 1.0)),
+    ):
+        options: list[Units | None] = [
+            [u * (_BAR / c) * (1 + 1e-9) for u in raw[lags]]
+            for lags, c in itertools.product((3, 5, 7), shares)
+        ]
+        folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, options)
+        report(f"bins 8, {label} per fold", folds, labels, t0)
+
+
 def main() -> None:
-    rounds = {"--second": second, "--third": third}
+    rounds = {"--second": second, "--third": third, "--fourth": fourth}
     chosen = [r for flag, r in rounds.items() if flag in sys.argv]
     sys.argv = [a for a in sys.argv if a not in rounds]
     corpus = corpus_from_argv(__doc__.splitlines()[0])
@@ -277,8 +305,8 @@ def main() -> None:
         return
     d = UnivariateParams()
     t0 = time.perf_counter()
-    bank_novelty = bank_units(corpus, likelihood_scale=_OFF)
-    likelihood = bank_units(corpus, novelty_scale=_OFF)
+    bank_novelty = bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
     trace = bank_trace(corpus)
     variants = novelty_variants(corpus, trace)
     print(

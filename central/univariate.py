@@ -43,6 +43,14 @@ class UnivariateParams:
     range_decay: float = 1e-4  # per value, how fast the seen range forgets towards the level
     refractory: int = 30  # values after an alarm whose score is held down (one alarm per event)
     alarm: float = 0.53  # score that starts the refractory period (0.5 = one alarm unit)
+    # Context novelty (CAD OSE's idea): each value is quantised into `context_bins` bins of the
+    # range seen before it; its context tokens are (lag j, bin j values ago, bin now) for
+    # j = 1..`context_lags` and the last three bins together. The evidence is the share of the
+    # tokens the stream has never shown, scaled so that `context_share` of them reach the
+    # alarm. `context_lags` 0 switches it off.
+    context_bins: int = 8  # CAD OSE's numNormValueBits 3
+    context_lags: int = 3
+    context_share: float = 1.0  # every token new: a context the stream has never been in
 
     def __post_init__(self) -> None:
         for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "long_alpha"):
@@ -58,6 +66,10 @@ class UnivariateParams:
             or self.likelihood_scale <= 0
             or self.novelty_scale <= 0
             or not 0.0 <= self.range_decay < 1.0
+            or self.context_bins < 1
+            or self.context_lags < 0
+            or self.context_lags == 1
+            or not 0.0 < self.context_share <= 1.0
         ):
             raise ValueError(f"UnivariateParams: invalid {self!r}")
 
@@ -67,8 +79,9 @@ class UnivariateBank:
 
     `update(slots, values, ts)` scores one value for each slot given; a slot may appear several
     times in a batch, in which case its values are applied in batch order. A stream costs
-    15 numbers plus its time-of-day profile (`tod_buckets` floats) and its recent surprises
-    (`short_window` floats).
+    15 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
+    (`short_window` floats), its last `context_lags` bins and its table of context tokens seen
+    (`context_lags * bins**2 + bins**3` bytes: 704 by default).
     """
 
     count: IntArray  # values seen
@@ -86,6 +99,8 @@ class UnivariateBank:
     high: FloatArray  # the seen range, slowly forgetting
     low: FloatArray
     cooldown: IntArray  # values left in the refractory period
+    bins: IntArray  # (streams, context_lags) ring of the latest context bins
+    seen: npt.NDArray[np.bool_]  # (streams, tokens) context tokens the stream has shown
 
     def __init__(self, capacity: int, params: UnivariateParams | None = None) -> None:
         self.params = params or UnivariateParams()
@@ -127,7 +142,15 @@ class UnivariateBank:
             ("high", (capacity,), -np.inf, f),
             ("low", (capacity,), np.inf, f),
             ("cooldown", (capacity,), 0, i),
+            ("bins", (capacity, max(p.context_lags, 1)), 0, i),
+            ("seen", (capacity, self._tokens()), False, np.bool_),
         ]
+
+    def _tokens(self) -> int:
+        p = self.params
+        if not p.context_lags:
+            return 1
+        return p.context_lags * p.context_bins**2 + p.context_bins**3
 
     @property
     def capacity(self) -> int:
@@ -243,6 +266,8 @@ class UnivariateBank:
         units = np.maximum(
             np.maximum(novelty / p.novelty_scale, likelihood / p.likelihood_scale), 0.0
         )
+        if p.context_lags:
+            units = np.maximum(units, self._context(s, n, x, low, width))
         score = units / (1.0 + units)
         score = np.where((n >= warmup) & (cooldown == 0), score, 0.0)
         self.cooldown[s] = np.where(score >= p.alarm, p.refractory, np.maximum(cooldown - 1, 0))
@@ -265,6 +290,31 @@ class UnivariateBank:
         self.recent_sum[s] = recent_sum
         self.count[s] = n + 1
         return score
+
+    def _context(
+        self, s: IntArray, n: IntArray, x: FloatArray, low: FloatArray, width: FloatArray
+    ) -> FloatArray:
+        """Context novelty in alarm units; learns the value's tokens and bin."""
+        p = self.params
+        lags, b = p.context_lags, p.context_bins
+        now = np.minimum(np.maximum((x - low) / width * b, 0.0), b - 1).astype(np.int64)
+        ring = self.bins.reshape(-1)
+        base = s * lags
+        back = np.arange(1, lags + 1)
+        # Bins 1..lags values ago (ring positions of values n-1 .. n-lags).
+        prev = ring[base[:, None] + (n[:, None] - back) % lags]
+        tokens = np.empty((s.size, lags + 1), dtype=np.int64)
+        tokens[:, :lags] = (back - 1) * b * b + prev * b + now[:, None]
+        tokens[:, lags] = lags * b * b + (prev[:, 1] * b + prev[:, 0]) * b + now
+        ring[base + n % lags] = now
+        ready = n >= lags
+        seen_flat = self.seen.reshape(-1)
+        at = s[:, None] * self.seen.shape[1] + tokens
+        fresh = np.where(ready, (~seen_flat[at]).sum(axis=1), 0)
+        seen_flat[at[ready]] = True
+        bar = p.alarm / (1.0 - p.alarm) * (1.0 + 1e-9)
+        units: FloatArray = fresh / ((lags + 1) * p.context_share) * bar
+        return units
 
 
 def score_series(

@@ -163,3 +163,11 @@ def test_field_matrix_fast_path_matches_field_by_field(catalog: Catalog) -> None
             ]
         )
         np.testing.assert_array_equal(got, want)
+
+
+def test_city_detector_runs_without_the_context_novelty() -> None:
+    # Its evidence stops just over NAB's alarm, far under anomaly_threshold: in the city it
+    # could only start refractory periods that hide real faults.
+    config = DetectorConfig()
+    assert config.univariate.context_lags == 0
+    assert config.univariate.alarm < config.anomaly_threshold

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,36 @@ def test_likelihood_is_quiet_on_stationary_noise() -> None:
     ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
     scores = score_series(values, ts, params)
     assert (scores[1000:] >= params.alarm).sum() <= 4
+
+
+_CONTEXT_ONLY = UnivariateParams(novelty_scale=1e12, likelihood_scale=1e12)
+
+
+def test_context_alarms_on_a_context_never_seen_inside_the_range() -> None:
+    # A square wave between 0 and 10, then 5: inside the seen range (no novelty), but in a bin
+    # the stream has never visited, so every context token is new.
+    values = np.tile([0.0, 10.0], 300)
+    values[501] = 5.0
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    scores = score_series(values, ts, _CONTEXT_ONLY)
+    assert scores[501] >= _CONTEXT_ONLY.alarm
+    assert scores[100:501].max() < 1e-6
+
+
+def test_context_is_quiet_once_a_pattern_has_been_seen() -> None:
+    values = np.tile([0.0, 3.0, 7.0, 10.0, 7.0, 3.0], 200)
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    scores = score_series(values, ts, _CONTEXT_ONLY)
+    assert scores[100:].max() < 1e-6
+
+
+def test_context_memory_is_bounded_and_can_be_switched_off() -> None:
+    bank = UnivariateBank(3)
+    assert bank.seen.shape == (3, 3 * 8**2 + 8**3)  # 704 bytes per stream
+    values = np.tile([0.0, 10.0], 300)
+    values[501] = 5.0
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    off = replace(_CONTEXT_ONLY, context_lags=0)
+    assert score_series(values, ts, off).max() < 1e-6
+    with pytest.raises(ValueError, match="context_lags=1"):
+        UnivariateParams(context_lags=1)

@@ -273,6 +273,27 @@ def third(corpus: Sequence[nab.Series]) -> None:
     report("context b8 l3 + likelihood (no novelty)", folds, labels, t0)
 
 
+def ablation(corpus: Sequence[nab.Series]) -> None:
+    """The ablation of the kept detector: CAD OSE's published size (8 bins, 7 lags, 0.75)."""
+    p = UnivariateParams()
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
+    ref = [u * p.novelty_scale for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)]
+    trace = bank_trace(corpus)
+    kept = context_units(corpus, trace, p.context_bins, p.context_lags)
+    kept = [u * (_BAR / p.context_share) * (1 + 1e-9) for u in kept]
+    silent = [np.zeros(len(s.values)) for s in corpus]
+    t0 = time.perf_counter()
+    for name, novelty, scales, like, extra in (
+        ("all three (kept)", ref, nab.SEARCH["novelty_scale"], likelihood, kept),
+        ("context alone", silent, [1.0], silent, kept),
+        ("context + novelty (no likelihood)", ref, nab.SEARCH["novelty_scale"], silent, kept),
+        ("context + likelihood (no novelty)", silent, [1.0], likelihood, kept),
+        ("novelty + likelihood (no context)", ref, nab.SEARCH["novelty_scale"], likelihood, None),
+    ):
+        folds, labels = run(corpus, novelty, scales, like, [extra])
+        report(name, folds, labels, t0)
+
+
 def fourth(corpus: Sequence[nab.Series]) -> None:
     """The fourth round: CAD OSE's 8 bins fixed, the lags and the share chosen per fold."""
     likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
@@ -296,7 +317,7 @@ def fourth(corpus: Sequence[nab.Series]) -> None:
 
 
 def main() -> None:
-    rounds = {"--second": second, "--third": third, "--fourth": fourth}
+    rounds = {"--second": second, "--third": third, "--fourth": fourth, "--ablation": ablation}
     chosen = [r for flag, r in rounds.items() if flag in sys.argv]
     sys.argv = [a for a in sys.argv if a not in rounds]
     corpus = corpus_from_argv(__doc__.splitlines()[0])

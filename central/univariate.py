@@ -49,8 +49,8 @@ class UnivariateParams:
     # tokens the stream has never shown, scaled so that `context_share` of them reach the
     # alarm. `context_lags` 0 switches it off.
     context_bins: int = 8  # CAD OSE's numNormValueBits 3
-    context_lags: int = 3
-    context_share: float = 1.0  # every token new: a context the stream has never been in
+    context_lags: int = 7  # CAD OSE's published default, as its bins and share
+    context_share: float = 0.75  # CAD OSE's: three quarters of the tokens new
 
     def __post_init__(self) -> None:
         for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "long_alpha"):
@@ -81,7 +81,7 @@ class UnivariateBank:
     times in a batch, in which case its values are applied in batch order. A stream costs
     15 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
     (`short_window` floats), its last `context_lags` bins and its table of context tokens seen
-    (`context_lags * bins**2 + bins**3` bytes: 704 by default).
+    (`context_lags * bins**2 + bins**3` bytes: 960 by default).
     """
 
     count: IntArray  # values seen

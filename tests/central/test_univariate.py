@@ -119,7 +119,7 @@ def test_context_is_quiet_once_a_pattern_has_been_seen() -> None:
 
 def test_context_memory_is_bounded_and_can_be_switched_off() -> None:
     bank = UnivariateBank(3)
-    assert bank.seen.shape == (3, 3 * 8**2 + 8**3)  # 704 bytes per stream
+    assert bank.seen.shape == (3, 7 * 8**2 + 8**3)  # 960 bytes per stream
     values = np.tile([0.0, 10.0], 300)
     values[501] = 5.0
     ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN

@@ -300,7 +300,8 @@ def _strict_decoder(sensor_type: str) -> msgspec.json.Decoder[Any]:
 
 def _fields_type(strict: msgspec.json.Decoder[Any]) -> Any:
     """The typed fields struct of a strict decoder's payload."""
-    return next(f.type for f in msgspec.structs.fields(strict.type) if f.name == "fields")
+    payload: type[msgspec.Struct] = strict.type  # type: ignore[assignment]  # one of ours
+    return next(f.type for f in msgspec.structs.fields(payload) if f.name == "fields")
 
 
 @functools.cache

@@ -158,6 +158,15 @@ def calibrate(units: Units, target: int, refractory: int = 30) -> float:
 Point = tuple[float, float, int, int]  # likelihood scale, novelty scale, refractory, extra
 
 
+def evidences(corpus: Sequence[nab.Series]) -> tuple[Units, Units, dict[str, Units]]:
+    """The bank's likelihood (alarm units), its range novelty in units of the default scale (so
+    SEARCH's values apply) and its trace, all with the context off."""
+    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
+    scale = UnivariateParams().novelty_scale
+    ref = [u * scale for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)]
+    return likelihood, ref, bank_trace(corpus)
+
+
 def run(
     corpus: Sequence[nab.Series],
     novelty: Units,
@@ -213,12 +222,7 @@ def report(label: str, folds: list[nab.CrossValidation], labels: list[Point], t0
 
 def second(corpus: Sequence[nab.Series]) -> None:
     """The second round: CAD OSE's own defaults, the share chosen per fold, other sizes."""
-    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
-    ref = [
-        u * UnivariateParams().novelty_scale
-        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
-    ]
-    trace = bank_trace(corpus)
+    likelihood, ref, trace = evidences(corpus)
     shares = (0.6, 0.8, 1.0)
 
     def at(units: Units, c: float) -> Units:
@@ -244,12 +248,7 @@ def second(corpus: Sequence[nab.Series]) -> None:
 
 def third(corpus: Sequence[nab.Series]) -> None:
     """The third round: the context's size chosen per fold, and the ablation of the kept one."""
-    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
-    ref = [
-        u * UnivariateParams().novelty_scale
-        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
-    ]
-    trace = bank_trace(corpus)
+    likelihood, ref, trace = evidences(corpus)
 
     def at(units: Units, c: float) -> Units:
         return [u * (_BAR / c) * (1 + 1e-9) for u in units]
@@ -276,9 +275,7 @@ def third(corpus: Sequence[nab.Series]) -> None:
 def ablation(corpus: Sequence[nab.Series]) -> None:
     """The ablation of the kept detector: CAD OSE's published size (8 bins, 7 lags, 0.75)."""
     p = UnivariateParams()
-    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
-    ref = [u * p.novelty_scale for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)]
-    trace = bank_trace(corpus)
+    likelihood, ref, trace = evidences(corpus)
     kept = context_units(corpus, trace, p.context_bins, p.context_lags)
     kept = [u * (_BAR / p.context_share) * (1 + 1e-9) for u in kept]
     silent = [np.zeros(len(s.values)) for s in corpus]
@@ -296,12 +293,7 @@ def ablation(corpus: Sequence[nab.Series]) -> None:
 
 def fourth(corpus: Sequence[nab.Series]) -> None:
     """The fourth round: CAD OSE's 8 bins fixed, the lags and the share chosen per fold."""
-    likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
-    ref = [
-        u * UnivariateParams().novelty_scale
-        for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)
-    ]
-    trace = bank_trace(corpus)
+    likelihood, ref, trace = evidences(corpus)
     t0 = time.perf_counter()
     raw = {lags: context_units(corpus, trace, 8, lags) for lags in (3, 5, 7)}
     for label, shares in (

@@ -42,8 +42,9 @@ _DROPPED: Final = 2
 
 # Releases only spare re-sends after a restart, so a release-only commit may wait longer.
 _RELEASE_SYNC_S: Final = 0.1
-# A closed segment whose dead share passes this is rewritten with its live records only,
-# which keeps the disk footprint below about 1.5 x max_bytes plus one segment.
+# Once the segments hold more than max_bytes of frames, a closed one whose dead share passes
+# this is rewritten with its live records only, which keeps the disk footprint below about
+# 1.5 x max_bytes plus one segment.
 _COMPACT_DEAD_SHARE: Final = 1 / 3
 _LOCK_NAME: Final = "LOCK"
 _QUARANTINE: Final = "quarantine"  # damaged segments, kept as evidence
@@ -723,6 +724,11 @@ class Journal:
             os.close(seg.fd)
             self._io.submit(_unlink, seg.path)
         if self._compacting is not None or self._closing:
+            return
+        if sum(seg.data_bytes for seg in segs) <= self.max_bytes:
+            # Dead frames cost only disk: copying a segment the cursor is walking through (a
+            # drain) buys nothing, so its live records are copied only once the files pass the
+            # journal's budget.
             return
         for seg in segs[:-1]:
             dead = seg.data_bytes - seg.live_bytes

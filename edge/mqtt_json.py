@@ -93,11 +93,12 @@ def decode(
     return _reading(judged, received_ts)
 
 
-class Stamped(msgspec.Struct, frozen=True):
-    """A reading ready for Kafka: its type, its sensor and its wire form (edge.reading)."""
+class Stamped(msgspec.Struct, frozen=True, gc=False):
+    """A reading ready for Kafka: its type, its sensor id as the record key, and its wire form
+    (edge.reading)."""
 
     sensor_type: str
-    sensor_id: str
+    key: bytes
     value: bytes
 
 
@@ -114,9 +115,10 @@ def decode_stamped(
     judged = _judge(topic, payload, received_ts, clock)
     if isinstance(judged, Rejected):
         return judged
-    district, sensor, sensor_id, message, fields, _ = judged
+    parsed, message, fields, _ = judged
+    district, sensor, sensor_id, _, _, stamped, key = parsed
     if fields is None:
-        value = _stamped_struct(sensor.name)(  # Reading's fields, in Reading's order
+        value = stamped(  # Reading's fields, in Reading's order
             sensor_id,
             sensor.name,
             message.seq,
@@ -126,16 +128,19 @@ def decode_stamped(
             received_ts,
             gateway_id,
         )
-        return Stamped(sensor.name, sensor_id, _encoder.encode(value))
+        return Stamped(sensor.name, key, _encoder.encode(value))
     reading = msgspec.structs.replace(
         _reading(judged, received_ts), gateway_id=gateway_id, received_ts=received_ts
     )
-    return Stamped(sensor.name, sensor_id, _encoder.encode(reading))
+    return Stamped(sensor.name, key, _encoder.encode(reading))
 
 
-# (district, sensor type, sensor id, decoded message, its fields as a dict or None when the
-# message is the strict decoder's typed struct, quality flags)
-_Judged = tuple[str, SensorType, str, Any, dict[str, FieldValue] | None, tuple[str, ...]]
+# What _parse_topic knows of a topic: (district, sensor type, sensor id, strict decoder, its
+# fields struct with no field set, _stamped_struct of the type, the sensor id as bytes).
+_Topic = tuple[str, SensorType, str, msgspec.json.Decoder[Any], Any, Any, bytes]
+# (the topic's _Topic, decoded message, its fields as a dict or None when the message is the
+# strict decoder's typed struct, quality flags)
+_Judged = tuple[_Topic, Any, dict[str, FieldValue] | None, tuple[str, ...]]
 
 
 def _judge(
@@ -146,7 +151,7 @@ def _judge(
     parsed = _parse_topic(topic)
     if isinstance(parsed, str):
         return Rejected(parsed, bytes(payload))
-    district, sensor, sensor_id, strict, empty = parsed
+    strict, empty = parsed[3], parsed[4]
     unsafe = _unsafe(payload)
     if unsafe is not None:
         return unsafe
@@ -158,7 +163,7 @@ def _judge(
         message = None
     if message is None or message.fields == empty:
         # Slow path: what the strict decoder refused is decoded leniently to say why.
-        slow = _decode_slowly(sensor, payload)
+        slow = _decode_slowly(parsed[1], payload)
         if isinstance(slow, Rejected):
             return slow
         message, fields, quality = slow
@@ -166,11 +171,12 @@ def _judge(
         late = clock.judge(message.ts * _NS_PER_MS, received_ts, payload)
         if late is not None:
             return late
-    return district, sensor, sensor_id, message, fields, quality
+    return parsed, message, fields, quality
 
 
 def _reading(judged: _Judged, received_ts: int) -> Reading:
-    district, sensor, sensor_id, message, fields, quality = judged
+    parsed, message, fields, quality = judged
+    district, sensor, sensor_id = parsed[:3]
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor.name,
@@ -243,11 +249,8 @@ def _name_field(message: str, payload: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16384)
-def _parse_topic(
-    topic: str,
-) -> tuple[str, SensorType, str, msgspec.json.Decoder[Any], Any] | str:
-    """(district, sensor type, sensor id, strict decoder, its fields struct with no field set),
-    or a reject reason; cached per topic."""
+def _parse_topic(topic: str) -> _Topic | str:
+    """What the topic says and what decodes its payloads, or a reject reason; cached per topic."""
     parts = topic.split("/")
     if len(parts) != 5 or parts[0] != "city" or parts[4] != "telemetry":
         return f"bad_topic: {topic!r} is not city/<district>/<sensor_type>/<sensor_id>/telemetry"
@@ -259,7 +262,8 @@ def _parse_topic(
         if not NAME_PATTERN.fullmatch(value):
             return f"bad_sensor_id: {what} {value!r} in topic {topic!r} has unsupported characters"
     strict = _strict_decoder(sensor.name)
-    return district, sensor, sensor_id, strict, _fields_type(strict)()
+    stamped = _stamped_struct(sensor.name)
+    return district, sensor, sensor_id, strict, _fields_type(strict)(), stamped, sensor_id.encode()
 
 
 @functools.cache

@@ -127,7 +127,9 @@ class Router:
             reading, gateway_id=self.gateway_id, received_ts=received_ts
         )
         value = reading_codec.encode(stamped)
-        return self._record(Stamped(reading.sensor_type, reading.sensor_id, value), received_ts)
+        return self._record(
+            Stamped(reading.sensor_type, reading.sensor_id.encode(), value), received_ts
+        )
 
     def _record(self, stamped: Stamped, received_ts: int) -> JournalRecord:
         sensor_type = stamped.sensor_type
@@ -136,7 +138,7 @@ class Router:
             topic = self._topics[sensor_type] = reading_topic(sensor_type)
         return JournalRecord(
             topic=topic,
-            key=stamped.sensor_id.encode(),
+            key=stamped.key,
             value=stamped.value,
             headers=self._reading_headers,
             sensor_type=sensor_type,

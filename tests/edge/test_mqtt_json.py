@@ -403,7 +403,7 @@ def assert_stamped_as_decoded(topic: str, payload: bytes) -> None:
     expected = reading_codec.encode(
         msgspec.structs.replace(decoded, gateway_id="gw-7", received_ts=RECEIVED)
     )
-    assert stamped == mqtt_json.Stamped(decoded.sensor_type, decoded.sensor_id, expected)
+    assert stamped == mqtt_json.Stamped(decoded.sensor_type, decoded.sensor_id.encode(), expected)
 
 
 @READING_SETTINGS

@@ -1,8 +1,10 @@
 """Ablation of the univariate detector on NAB, measured on held-out categories.
 
-Each row removes one part of the detector and reruns the whole leave-one-category-out selection
-(`nab.search_cross_validate` over `nab.SEARCH`, minus the axes of the removed part), so the
-held-out figure says what the part contributes on files that took no part in any choice.
+Each row removes or replaces one part of the detector and reruns the whole leave-one-category-out
+selection (`nab.search_cross_validate` over `nab.SEARCH`, minus the axes of the removed part,
+plus any the variant searches instead), so the held-out figure says what the part contributes on
+files that took no part in any choice. The last column is the standard profile's gap between
+the in-sample and held-out means of the categories.
 
     nice -n 10 .venv/bin/python bench/nab_ablation.py --data DIR --labels FILE [--only NAME]
 """
@@ -13,25 +15,35 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from nab_corpus import corpus_from_argv, take_only
+from nab_corpus import EARLIER_SEARCH, corpus_from_argv, take_only
 
 from central import nab
 
 _OFF = 1e12  # an alarm-unit scale no evidence reaches: the part never decides
 
-# name -> (change to the search's start, axes that no longer apply, keep graded scores)
-VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...], bool]] = {
-    "full detector": ({}, (), False),
-    "graded scores (no alarm = 1.0)": ({}, (), True),
-    "no novelty": ({"novelty_scale": _OFF}, ("novelty_scale", "range_decay"), False),
+# The axes the search had before the seventh pass fixed them (HTM's and ARTime's values).
+_EARLIER_AXES = {k: v for k, v in EARLIER_SEARCH.items() if k not in nab.SEARCH}
+
+# name -> (change to the search's start, axes that no longer apply, keep graded scores,
+# axes searched besides nab.SEARCH's)
+Variant = tuple[dict[str, Any], tuple[str, ...], bool, dict[str, tuple[float, ...]]]
+VARIANTS: dict[str, Variant] = {
+    "full detector": ({}, (), False, {}),
+    "graded scores (no alarm = 1.0)": ({}, (), True, {}),
+    "no novelty": ({"novelty_scale": _OFF}, ("novelty_scale", "range_decay"), False, {}),
     "no anomaly likelihood": (
         {"likelihood_scale": _OFF},
         ("likelihood_scale", "short_window", "drift_alpha"),
         False,
+        {},
     ),
-    "no time-of-day profile (1 bucket)": ({"tod_buckets": 1}, ("tod_alpha",), False),
-    "no refractory period": ({"refractory": 0}, ("refractory",), False),
-    "no search (the start point only)": ({}, tuple(nab.SEARCH), False),
+    "no context novelty": ({"context_lags": 0}, (), False, {}),
+    "no time-of-day profile (1 bucket)": ({"tod_buckets": 1}, ("tod_alpha",), False, {}),
+    "no refractory period": ({"refractory": 0}, ("refractory",), False, {}),
+    "refractory 30 (not ARTime's mask)": ({"refractory": 30}, (), False, {}),
+    "novelty scale 0.058 (not HTM's tolerance)": ({"novelty_scale": 0.058}, (), False, {}),
+    "both searched per fold (the pass before)": ({}, (), False, _EARLIER_AXES),
+    "no search (the start point only)": ({}, tuple(nab.SEARCH), False, {}),
 }
 
 
@@ -39,20 +51,21 @@ def main() -> None:
     only = take_only()
     corpus = corpus_from_argv(__doc__.splitlines()[0])
     names = [p.name for p in nab.PROFILES]
-    print(f"{'variant':<36}" + "".join(f"{n:>26}" for n in names) + "   (in-sample / held-out)")
-    for label, (change, dropped, graded) in VARIANTS.items():
+    print(f"{'variant':<42}" + "".join(f"{n:>26}" for n in names) + "   (in-sample / held-out)")
+    for label, (change, dropped, graded, added) in VARIANTS.items():
         if only is not None and label != only:
             continue
         started = time.perf_counter()
-        axes = {k: v for k, v in nab.SEARCH.items() if k not in dropped}
+        axes = {k: v for k, v in nab.SEARCH.items() if k not in dropped} | added
         cache = nab.ScoreCache(corpus, graded=graded)
-        start = replace(nab.search_start(nab.SEARCH), **change)
+        start = replace(nab.search_start(axes), **change)
         folds = nab.search_cross_validate(cache, axes, start)
         cells = "".join(
             f"{f'{cv.in_sample.normalised:.1f} / {cv.held_out_corpus:.1f}':>26}" for cv in folds
         )
+        gap = folds[0].in_sample_mean - folds[0].held_out_mean
         print(
-            f"{label:<36}{cells}   {len(cache.points)} parameter sets, "
+            f"{label:<42}{cells}   gap {gap:.1f}, {len(cache.points)} parameter sets, "
             f"{time.perf_counter() - started:.0f}s",
             flush=True,
         )

@@ -8,7 +8,7 @@
    (`excursion z`, in deviations). Each replaces the bank's novelty; its scale axis is centred
    without labels (the scale at which it raises as many alarms on the corpus as the bank's
    novelty at its default) and searched per fold over 5 values (x0.7 steps) with the other two
-   axes of `nab.SEARCH`.
+   axes of `nab_corpus.EARLIER_SEARCH`.
 2. Context novelty (the idea of Numenta NAB's contextOSE / CAD OSE, implemented from its
    description): each value is quantised into `bins` bins of the seen range; the context tokens
    of a value are the pairs (lag j, bin j values ago, bin now) for j = 1..`lags` and the triple of
@@ -17,7 +17,7 @@
 3. Fusion by max with the bank's evidences; ablation (each evidence alone, and off per fold).
 
 The refractory period is replayed on the fused units and `nab.cross_validate` runs over every
-point; the replay of the detector alone gives exactly `--cv`'s figures.
+point; the replay of the detector alone gave exactly `--cv`'s figures before the seventh pass.
 
     nice -n 10 .venv/bin/python bench/nab_context.py --data DIR --labels FILE   # ~2 min
 """
@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from nab_corpus import corpus_from_argv
+from nab_corpus import EARLIER_SEARCH, corpus_from_argv
 from nab_shape import _BAR, _OFF, bank_units, decide
 
 from central import nab
@@ -160,7 +160,7 @@ Point = tuple[float, float, int, int]  # likelihood scale, novelty scale, refrac
 
 def evidences(corpus: Sequence[nab.Series]) -> tuple[Units, Units, dict[str, Units]]:
     """The bank's likelihood (alarm units), its range novelty in units of the default scale (so
-    SEARCH's values apply) and its trace, all with the context off."""
+    EARLIER_SEARCH's values apply) and its trace, all with the context off."""
     likelihood = bank_units(corpus, novelty_scale=_OFF, context_lags=0)
     scale = UnivariateParams().novelty_scale
     ref = [u * scale for u in bank_units(corpus, likelihood_scale=_OFF, context_lags=0)]
@@ -178,7 +178,7 @@ def run(
     d = UnivariateParams()
     points, labels = [], []
     for ls, ns, r, e in itertools.product(
-        nab.SEARCH["likelihood_scale"], scales, nab.SEARCH["refractory"], range(len(extras))
+        EARLIER_SEARCH["likelihood_scale"], scales, EARLIER_SEARCH["refractory"], range(len(extras))
     ):
         extra = extras[e]
         point = []
@@ -242,7 +242,7 @@ def second(corpus: Sequence[nab.Series]) -> None:
         t0 = time.perf_counter()
         units = context_units(corpus, trace, bins, lags)
         options: list[Units | None] = [None if c is None else at(units, c) for c in cs]
-        folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, options)
+        folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, options)
         report(label, folds, labels, t0)
 
 
@@ -259,14 +259,14 @@ def third(corpus: Sequence[nab.Series]) -> None:
     family: list[Units | None] = [None]
     for bins, lags in itertools.product((8, 16), (3, 5, 7)):
         family.append(at(context_units(corpus, trace, bins, lags), 1.0))
-    folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, family)
+    folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, family)
     report("bins 8/16 x lags 3/5/7 at 1 or off", folds, labels, t0)
-    folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, family[1:])
+    folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, family[1:])
     report("bins 8/16 x lags 3/5/7 at 1", folds, labels, t0)
     silent = [np.zeros(len(s.values)) for s in corpus]
     folds, labels = run(corpus, silent, [1.0], silent, [family[1]])
     report("context b8 l3 alone", folds, labels, t0)
-    folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], silent, [family[1]])
+    folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], silent, [family[1]])
     report("context b8 l3 + novelty (no likelihood)", folds, labels, t0)
     folds, labels = run(corpus, silent, [1.0], likelihood, [family[1]])
     report("context b8 l3 + likelihood (no novelty)", folds, labels, t0)
@@ -281,11 +281,17 @@ def ablation(corpus: Sequence[nab.Series]) -> None:
     silent = [np.zeros(len(s.values)) for s in corpus]
     t0 = time.perf_counter()
     for name, novelty, scales, like, extra in (
-        ("all three (kept)", ref, nab.SEARCH["novelty_scale"], likelihood, kept),
+        ("all three (kept)", ref, EARLIER_SEARCH["novelty_scale"], likelihood, kept),
         ("context alone", silent, [1.0], silent, kept),
-        ("context + novelty (no likelihood)", ref, nab.SEARCH["novelty_scale"], silent, kept),
+        ("context + novelty (no likelihood)", ref, EARLIER_SEARCH["novelty_scale"], silent, kept),
         ("context + likelihood (no novelty)", silent, [1.0], likelihood, kept),
-        ("novelty + likelihood (no context)", ref, nab.SEARCH["novelty_scale"], likelihood, None),
+        (
+            "novelty + likelihood (no context)",
+            ref,
+            EARLIER_SEARCH["novelty_scale"],
+            likelihood,
+            None,
+        ),
     ):
         folds, labels = run(corpus, novelty, scales, like, [extra])
         report(name, folds, labels, t0)
@@ -304,7 +310,7 @@ def fourth(corpus: Sequence[nab.Series]) -> None:
             [u * (_BAR / c) * (1 + 1e-9) for u in raw[lags]]
             for lags, c in itertools.product((3, 5, 7), shares)
         ]
-        folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, options)
+        folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, options)
         report(f"bins 8, {label} per fold", folds, labels, t0)
 
 
@@ -327,13 +333,15 @@ def main() -> None:
         " choices as likelihood/novelty/refractory/extra",
         flush=True,
     )
-    # The bank's own novelty in units of its default scale, so the SEARCH values apply.
+    # The bank's own novelty in units of its default scale, so the EARLIER_SEARCH values apply.
     ref = [u * d.novelty_scale for u in bank_novelty]
     t0 = time.perf_counter()
-    folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, [None])
+    folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, [None])
     report("detector as it is", folds, labels, t0)
     t0 = time.perf_counter()
-    folds, labels = run(corpus, variants["range"], nab.SEARCH["novelty_scale"], likelihood, [None])
+    folds, labels = run(
+        corpus, variants["range"], EARLIER_SEARCH["novelty_scale"], likelihood, [None]
+    )
     report("range (replayed from the trace)", folds, labels, t0)
     target = sum(int(decide(u, d.refractory).sum()) for u in bank_novelty)
     print(f"bank novelty alone raises {target} alarms at its default", flush=True)
@@ -354,12 +362,12 @@ def main() -> None:
         for c in (0.6, 0.8, 1.0):
             t0 = time.perf_counter()
             extra = [u * (_BAR / c) * (1 + 1e-9) for u in ctx[bins, lags]]
-            folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, [extra])
+            folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, [extra])
             report(f"context b{bins} l{lags} at {c:g}", folds, labels, t0)
         t0 = time.perf_counter()
         options: list[Units | None] = [None]
         options += [[u * (_BAR / c) * (1 + 1e-9) for u in ctx[bins, lags]] for c in (0.6, 0.8, 1.0)]
-        folds, labels = run(corpus, ref, nab.SEARCH["novelty_scale"], likelihood, options)
+        folds, labels = run(corpus, ref, EARLIER_SEARCH["novelty_scale"], likelihood, options)
         report(f"context b{bins} l{lags}, c/off per fold", folds, labels, t0)
         t0 = time.perf_counter()
         folds, labels = run(corpus, silent, [1.0], silent, options[1:])

@@ -7,6 +7,15 @@ import sys
 
 from central import nab
 
+# The axes the search had before the seventh pass of issue 14 fixed the novelty scale at HTM's
+# spatial tolerance and the refractory period at ARTime's mask: the scripts of the earlier
+# passes search them as they did then.
+EARLIER_SEARCH: dict[str, tuple[float, ...]] = {
+    "likelihood_scale": (1.6, 2.0, 2.5),
+    "novelty_scale": (0.04, 0.058, 0.08),
+    "refractory": (15, 30, 60),
+}
+
 
 def take_only() -> str | None:
     """Take `--only NAME` out of sys.argv (before corpus_from_argv parses the rest)."""

@@ -16,10 +16,11 @@ width) per value, vectorised over the streams in lock step, scored after the pro
 The evidence is fused by max with the bank's novelty and likelihood (read with the other
 switched off), or `gated` (it may decide only where the likelihood reached 1 / gate of the bar),
 the refractory period replayed on the fused units, and the leave-one-category-out selection
-(`nab.cross_validate`) run over the 27 points of `nab.SEARCH` for each setting; for the
-FAMILIES, over those 27 times the members and "off", so the setting is chosen per fold too.
-The replay of the detector alone gives exactly `--cv`'s figures. Also: a few settings alone
-(`ALONE`), and the shape distance as a raw surprise of HTM's likelihood (`through_likelihood`).
+(`nab.cross_validate`) run over the 27 points of `nab_corpus.EARLIER_SEARCH` for each setting;
+for the FAMILIES, over those 27 times the members and "off", so the setting is chosen per fold
+too. The replay of the detector alone gave exactly `--cv`'s figures before the seventh pass.
+Also: a few settings alone (`ALONE`), and the shape distance as a raw surprise of HTM's
+likelihood (`through_likelihood`).
 
     nice -n 10 .venv/bin/python bench/nab_shape.py --data DIR --labels FILE [--only TEXT]
     # ~20 min in all; --only keeps the rows whose label contains TEXT
@@ -34,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from nab_corpus import corpus_from_argv, take_only
+from nab_corpus import EARLIER_SEARCH, corpus_from_argv, take_only
 
 from central import nab
 from central.univariate import UnivariateParams, score_streams
@@ -196,9 +197,9 @@ def run(
     points, labels = [], []
     for e, ls, ns, r in itertools.product(
         range(len(extras)),
-        nab.SEARCH["likelihood_scale"],
-        nab.SEARCH["novelty_scale"],
-        nab.SEARCH["refractory"],
+        EARLIER_SEARCH["likelihood_scale"],
+        EARLIER_SEARCH["novelty_scale"],
+        EARLIER_SEARCH["refractory"],
     ):
         extra = extras[e]
         point = []

@@ -337,15 +337,15 @@ def grid_params(
 
 
 # The hyper-parameters `search_cross_validate` chooses per fold, and the values it may give
-# them: the middle value is the starting point, the others a step down and up (the two evidence
-# scales about x0.75 and x1.4, the refractory period x0.5 and x2).
-# Only what has no value to take from elsewhere is searched: how many deviations of the
-# likelihood and what share of the seen range make one alarm unit, and how long an event
-# lasts. The rest is held at the detector's defaults, because searching them overfits: with
-# every tuned parameter searched (alarm, range_decay, level_alpha, scale_alpha, drift_alpha,
-# tod_alpha, short_window, clip as well) the held-out mean was 67.1 against 74.7 in-sample, and
-# 54.8-56.3 from the axes' corners (docs/detection.md). Fixed, and why:
-# `alarm` (with binary alarms it and the two scales are one degree of freedom too many),
+# them: the middle value is the starting point, the others a step down and up (about x0.8 and
+# x1.25). Only what has no value to take from elsewhere is searched: how many deviations of the
+# likelihood make one alarm unit. Each searched axis is a choice the training categories make
+# for the scored one, and the two that used to be searched besides moved per fold and did not
+# carry over (docs/detection.md): the novelty scale is now HTM's spatial tolerance
+# (`univariate.SPATIAL_TOLERANCE`) and the refractory period ARTime's mask after an anomaly
+# (`univariate.artime_mask`, from each stream's warm-up). Searching every tuned parameter
+# overfit worse (held-out mean 67.1 against 74.7 in-sample). Fixed, and why:
+# `alarm` (with binary alarms it and the scales are one degree of freedom too many),
 # `short_window` and `long_alpha` (HTM's published averaging and long windows), `level_alpha`
 # (1 / short_window: the level forecasts over the horizon the likelihood averages over),
 # `warmup` (NAB's probationary period replaces it), `tod_buckets` (half-hours of a day); the
@@ -353,11 +353,8 @@ def grid_params(
 # earlier passes chose on all files, so held-out figures remain an upper bound for them.
 SEARCH: Mapping[str, Sequence[float]] = {
     "likelihood_scale": (1.6, 2.0, 2.5),
-    "novelty_scale": (0.04, 0.058, 0.08),
-    "refractory": (15, 30, 60),
 }
-# Passes over the axes. On the 41 NAB files one pass makes the same choices as the exhaustive
-# grid of the three axes (27 sets) and from any corner of it, so one is the default.
+# Passes over the axes (one axis: one pass is the exhaustive grid).
 SEARCH_SWEEPS = 1
 
 # (training files, profile) -> the chosen point's number and its result on those files.

@@ -21,6 +21,19 @@ IntArray = npt.NDArray[np.int64]
 
 _DAY_NS = 86_400 * 1_000_000_000
 _TINY = 1e-9
+# The score that starts the refractory period (0.5 = one alarm unit).
+_ALARM = 0.53
+# HTM's spatial anomaly in NAB's numenta detector: a value beyond the range seen so far by 5 % of
+# that range is an anomaly whatever the likelihood says.
+SPATIAL_TOLERANCE = 0.05
+
+
+def artime_mask(warmup: int) -> int:
+    """ARTime's mask after an anomaly (NAB's leading detector), in values: 1.5 feature windows
+    of 8 steps of its downsampled stream, which takes one step per warmup / (8 x 13) values
+    (the probationary period spans 13 feature windows; an even number of values, as there)."""
+    even = warmup - warmup % 2
+    return 12 * max(1, round(even / (8 * 13)))
 
 
 @dataclass(frozen=True)
@@ -39,10 +52,14 @@ class UnivariateParams:
     # values (a month at 5 min), an equal-weight mean until then.
     long_alpha: float = 1.0 / 8640
     likelihood_scale: float = 2.0  # standardised recent surprise that counts as one alarm unit
-    novelty_scale: float = 0.058  # excursion beyond the seen range, as a fraction of it, ditto
+    # Excursion beyond the seen range, as a fraction of it, that counts as one alarm unit: set so
+    # that novelty alone alarms at HTM's spatial tolerance.
+    novelty_scale: float = SPATIAL_TOLERANCE * (1.0 - _ALARM) / _ALARM
     range_decay: float = 1e-4  # per value, how fast the seen range forgets towards the level
-    refractory: int = 30  # values after an alarm whose score is held down (one alarm per event)
-    alarm: float = 0.53  # score that starts the refractory period (0.5 = one alarm unit)
+    # Values after an alarm whose score is held down (one alarm per event); None: each stream's
+    # own, from its warm-up (`artime_mask`: 72 values after NAB's 604 of a 4,032-row file).
+    refractory: int | None = None
+    alarm: float = _ALARM
     # Context novelty (CAD OSE's idea): each value is quantised into `context_bins` bins of the
     # range seen before it; its context tokens are (lag j, bin j values ago, bin now) for
     # j = 1..`context_lags` and the last three bins together. The evidence is the share of the
@@ -61,7 +78,7 @@ class UnivariateParams:
             self.warmup < 2
             or self.tod_buckets < 1
             or self.short_window < 1
-            or self.refractory < 0
+            or (self.refractory is not None and self.refractory < 0)
             or self.clip <= 0
             or self.likelihood_scale <= 0
             or self.novelty_scale <= 0
@@ -99,6 +116,7 @@ class UnivariateBank:
     high: FloatArray  # the seen range, slowly forgetting
     low: FloatArray
     cooldown: IntArray  # values left in the refractory period
+    hold: IntArray  # the refractory period's length
     bins: IntArray  # (streams, context_lags) ring of the latest context bins
     seen: npt.NDArray[np.bool_]  # (streams, tokens) context tokens the stream has shown
 
@@ -144,6 +162,7 @@ class UnivariateBank:
             ("cooldown", (capacity,), 0, i),
             ("bins", (capacity, max(p.context_lags, 1)), 0, i),
             ("seen", (capacity, self._tokens()), False, np.bool_),
+            ("hold", (capacity,), self._hold(p.warmup), i),
         ]
 
     def _tokens(self) -> int:
@@ -151,6 +170,10 @@ class UnivariateBank:
         if not p.context_lags:
             return 1
         return p.context_lags * p.context_bins**2 + p.context_bins**3
+
+    def _hold(self, warmup: int) -> int:
+        p = self.params
+        return artime_mask(warmup) if p.refractory is None else p.refractory
 
     @property
     def capacity(self) -> int:
@@ -164,9 +187,10 @@ class UnivariateBank:
 
     def set_warmup(self, slots: npt.ArrayLike, values: npt.ArrayLike) -> None:
         """Values each slot learns from before it is scored (NAB: the probationary period)."""
-        self.warmup[np.asarray(slots, dtype=np.int64)] = np.maximum(
-            np.asarray(values, dtype=np.int64), 2
-        )
+        idx = np.asarray(slots, dtype=np.int64)
+        warmups = np.maximum(np.asarray(values, dtype=np.int64), 2)
+        self.warmup[idx] = warmups
+        self.hold[idx] = [self._hold(int(w)) for w in np.atleast_1d(warmups)]
 
     def ensure(self, capacity: int) -> None:
         if capacity > self._capacity:
@@ -270,7 +294,7 @@ class UnivariateBank:
             units = np.maximum(units, self._context(s, n, x, low, width))
         score = units / (1.0 + units)
         score = np.where((n >= warmup) & (cooldown == 0), score, 0.0)
-        self.cooldown[s] = np.where(score >= p.alarm, p.refractory, np.maximum(cooldown - 1, 0))
+        self.cooldown[s] = np.where(score >= p.alarm, self.hold[s], np.maximum(cooldown - 1, 0))
 
         # Learn: Huber-clipped updates so a spike barely moves the baseline, a shift does.
         lim_l = p.clip * lscale

@@ -7,7 +7,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from central.univariate import UnivariateBank, UnivariateParams, score_series, score_streams
+from central.univariate import (
+    SPATIAL_TOLERANCE,
+    UnivariateBank,
+    UnivariateParams,
+    artime_mask,
+    score_series,
+    score_streams,
+)
 
 _MIN = 60 * 1_000_000_000
 
@@ -84,6 +91,29 @@ def test_refractory_holds_down_after_an_alarm() -> None:
     values[400] = values[410] = 200.0
     scores = score_series(values, ts, UnivariateParams(refractory=30))
     assert scores[400] >= UnivariateParams().alarm and scores[401:431].max() == 0.0
+
+
+def test_refractory_by_default_is_artimes_mask_from_each_streams_warmup() -> None:
+    # 12 steps of ARTime's downsampled stream: NAB's probationary periods of 604 values (4,032
+    # rows) and 243 (1,624 rows) give 72 and 24; a warm-up under 104 values one step, 12.
+    assert [artime_mask(w) for w in (604, 243, 60, 2)] == [72, 24, 12, 12]
+    values, ts = _daily(1500)
+    values[700] = 200.0
+    [short, long] = score_streams([(values, ts), (values, ts)], warmups=[243, 604])
+    alarm = UnivariateParams().alarm
+    assert short[700] >= alarm and long[700] >= alarm
+    assert short[701:725].max() == 0.0 < short[725:740].max()  # 24 values held, then scored
+    assert long[701:773].max() == 0.0 < long[773:800].max()  # 72
+
+
+def test_novelty_alone_alarms_at_htms_spatial_tolerance() -> None:
+    # novelty alone
+    params = UnivariateParams(likelihood_scale=1e12, range_decay=0.0, context_lags=0)
+    ts = np.arange(200, dtype=np.int64) * 5 * _MIN
+    for excess, alarmed in ((0.9 * SPATIAL_TOLERANCE, False), (1.1 * SPATIAL_TOLERANCE, True)):
+        values = np.tile([0.0, 10.0], 100)
+        values[150] = 10.0 + excess * 10.0
+        assert bool(score_series(values, ts, params)[150] >= params.alarm) == alarmed
 
 
 def test_likelihood_is_quiet_on_stationary_noise() -> None:

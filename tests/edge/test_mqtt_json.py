@@ -434,3 +434,15 @@ def test_the_stamped_record_agrees_on_every_verdict(
 ) -> None:
     topic = mqtt_json.topic_for("d", sensor_type, "s")
     assert_stamped_as_decoded(topic, msgspec.json.encode({"seq": 1, "ts": ts, "fields": fields}))
+
+
+@pytest.mark.parametrize("skew_ms", [300_000, 300_001, -7 * 86_400_000, -7 * 86_400_000 - 1])
+def test_the_hot_path_draws_the_clock_windows_edge_where_the_judgement_does(skew_ms: int) -> None:
+    # decode_stamped admits clean payloads itself and sends the rest to the full judgement:
+    # at the window's edges both must agree, to the millisecond.
+    ts_ms = RECEIVED // 1_000_000 + skew_ms
+    clock = ClockWindow()
+    stamped = mqtt_json.decode_stamped(TOPIC, _payload(ts=ts_ms), RECEIVED, "gw-7", clock)
+    decoded = mqtt_json.decode(TOPIC, _payload(ts=ts_ms), RECEIVED, clock)
+    assert isinstance(stamped, Rejected) == isinstance(decoded, Rejected)
+    assert isinstance(decoded, Rejected) == (skew_ms in (300_001, -7 * 86_400_000 - 1))

@@ -78,8 +78,18 @@ class ClockWindow(msgspec.Struct, frozen=True):
     ahead_s: float | None = 300.0
     behind_s: float | None = 7 * 86400.0
 
+    def admits(self, ts: int, received_ts: int) -> bool:
+        """Whether `ts` (epoch ns) is plausible for a reading received at `received_ts`."""
+        skew_s = (ts - received_ts) / 1e9
+        return (self.ahead_s is None or skew_s <= self.ahead_s) and (
+            self.behind_s is None or -skew_s <= self.behind_s
+        )
+
     def judge(self, ts: int, received_ts: int, raw: bytes | bytearray) -> Rejected | None:
-        """None when `ts` (epoch ns) is plausible for a reading received at `received_ts`."""
+        """None when `ts` (epoch ns) is plausible for a reading received at `received_ts`
+        (`admits`), else the Rejected that says which bound it broke."""
+        if self.admits(ts, received_ts):
+            return None
         skew_s = (ts - received_ts) / 1e9
         if self.ahead_s is not None and skew_s > self.ahead_s:
             return reject(

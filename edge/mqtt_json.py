@@ -111,17 +111,12 @@ def decode_stamped(
 ) -> Stamped | Rejected:
     """What `decode` judges, as the bytes edge.reading.encode gives for its Reading stamped with
     `gateway_id` and `received_ts`; never raises. The gateway's hot path: a clean payload (a
-    known topic, ASCII, shallow, accepted by its type's strict decoder, a plausible clock) is
-    encoded from its typed fields as decoded, without a Reading or a dict between, in one pass
-    with no call beyond the decoder's and the encoder's. Whatever that pass does not accept is
-    judged in full by `_judge`, which alone says why a payload is refused."""
+    known topic, safe bytes, accepted by its type's strict decoder, a plausible clock: the
+    checks `_judge` makes, without building their verdicts) is encoded from its typed fields as
+    decoded, without a Reading or a dict between. Whatever that pass does not accept is judged
+    in full by `_judge`, which alone says why a payload is refused."""
     parsed = _parse_topic(topic)
-    if (
-        not isinstance(parsed, str)
-        and len(payload) <= MAX_PAYLOAD
-        and payload.isascii()
-        and payload.count(b"{") + payload.count(b"[") <= MAX_DEPTH
-    ):
+    if not isinstance(parsed, str) and len(payload) <= MAX_PAYLOAD and _unsafe(payload) is None:
         district, sensor, sensor_id, strict, empty, stamped, key = parsed
         try:
             message = strict.decode(payload)
@@ -129,11 +124,7 @@ def decode_stamped(
             message = None
         if message is not None and message.fields != empty:
             ts = message.ts * _NS_PER_MS
-            skew_s = (ts - received_ts) / 1e9  # as ClockWindow.judge reckons it
-            if clock is None or (
-                (clock.ahead_s is None or skew_s <= clock.ahead_s)
-                and (clock.behind_s is None or -skew_s <= clock.behind_s)
-            ):
+            if clock is None or clock.admits(ts, received_ts):
                 value = stamped(  # Reading's fields, in Reading's order
                     sensor_id,
                     sensor.name,

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
 
 from deploy import settings
 from deploy.settings import Section, Settings
@@ -23,7 +22,7 @@ from deploy.settings import Section, Settings
 class LocalStack(Settings):
     """Where `citygate stack` keeps its servers' files; set by variables only."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     # Data, logs and pid files of the running local stack; default ~/.local/state/citygate/run.
     run_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/citygate/run")
@@ -105,7 +104,7 @@ def _from_flat_keys(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class Connections(Settings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     mqtt: MQTTConnection = Field(default_factory=MQTTConnection)
     kafka: KafkaConnection = KafkaConnection()

@@ -1,14 +1,19 @@
 """citygate's one configuration mechanism: a YAML file, then CITYGATE_ environment variables
-(`CITYGATE_<SECTION>__<KEY>`), validated by a pydantic-settings schema. Every daemon, the
-dashboard and the stack connections load through `load`; every problem is one line of a
-ConfigError naming the key, the value and the expected form. Secrets are never shown.
+(`CITYGATE_<SECTION>__<KEY>`), validated by a pydantic schema. Every daemon, the dashboard and
+the stack connections load through `load`; every problem is one line of a ConfigError naming the
+key, the value and the expected form. Secrets are never shown.
+
+The variables are read here (`from_environment`, some forty lines) rather than by
+pydantic-settings: that package and what it imports (dotenv, argparse, its cloud secret
+providers, importlib.metadata) cost the gateway about 8 MB of its 50 MB memory budget, for what
+is a walk over the schema (bench/results/gateway.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -20,13 +25,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
-from pydantic_settings import SettingsError as _EnvParseError
 
 from edge.errors import CitygateError
 
@@ -36,7 +34,7 @@ ENV_NESTED_DELIMITER = "__"
 SECRET_FILE_SUFFIX = "_file"
 HIDDEN = "<hidden>"
 
-S = TypeVar("S", bound=BaseSettings)
+S = TypeVar("S", bound="Settings")
 
 
 class ConfigError(CitygateError):
@@ -83,38 +81,77 @@ def readable_file(path: Path | None) -> Path | None:
     return path
 
 
-class Settings(BaseSettings):
-    """The root of a schema: CITYGATE_KAFKA__BOOTSTRAP sets kafka.bootstrap, and so on."""
+class Settings(BaseModel):
+    """The root of a schema: CITYGATE_KAFKA__BOOTSTRAP sets kafka.bootstrap, and so on (`load`)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter=ENV_NESTED_DELIMITER,
-        case_sensitive=False,
-        extra="forbid",
-        frozen=True,
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Unparsed(Exception):
+    def __init__(self, key: str, variable: str) -> None:
+        super().__init__(key)
+        self.key, self.variable = key, variable
+
+
+def from_environment(model: type[BaseModel], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The CITYGATE_ variables of `model`'s keys as a nested mapping, names in any case.
+
+    CITYGATE_A__B__C sets a.b.c. A list, a mapping or a whole section is written as JSON
+    (CITYGATE_MQTT__TOPICS='["city/#"]'); every other value stays the string it is, for the
+    schema to convert. A variable whose first level is not a key of `model` belongs to another
+    schema and is left alone; a wrong key below it is the schema's error. Shorter names first,
+    so CITYGATE_MQTT='{...}' and CITYGATE_MQTT__PORT together mean the port over the section.
+    """
+    found = []
+    for name, value in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX):
+            continue
+        path = upper[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
+        if path[0] in model.model_fields:
+            found.append((path, name, value))
+    out: dict[str, Any] = {}
+    for path, name, text in sorted(found, key=lambda entry: len(entry[0])):
+        value: Any = text
+        if _is_complex(_field_at(model, path)):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise _Unparsed(".".join(path), name) from None
+        node = out
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        last = path[-1]
+        node[last] = merge(node[last], value) if _both_dicts(node.get(last), value) else value
+    return out
+
+
+def _both_dicts(a: Any, b: Any) -> bool:
+    return isinstance(a, dict) and isinstance(b, Mapping)
+
+
+def _field_at(model: type[BaseModel], path: list[str]) -> FieldInfo | None:
+    section = _section_model(model, path[:-1])
+    return section.model_fields.get(path[-1]) if section is not None else None
+
+
+def _is_complex(f: FieldInfo | None) -> bool:
+    """A field whose variable is JSON: a section, a list or a mapping (also `... | None`)."""
+    if f is None:
+        return False
+    args = typing.get_args(f.annotation) if _is_union(f.annotation) else (f.annotation,)
+    return any(
+        (isinstance(a, type) and issubclass(a, BaseModel))
+        or typing.get_origin(a) in (tuple, list, dict, set, frozenset)
+        or a in (tuple, list, dict, set, frozenset)
+        for a in args
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)  # no .env files: the YAML file is the one file
 
-
-class _Environment(EnvSettingsSource):
-    """The environment source reading a given mapping (tests) instead of os.environ."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {name.lower(): value for name, value in self._environ.items()}
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
 def env_name(*key: str) -> str:
@@ -169,9 +206,9 @@ def load(
     if misnamed:
         raise _error(source, misnamed)
     try:
-        from_env = _Environment(model, environ)()
-    except _EnvParseError as exc:
-        raise _error(source, [_unparsed(str(exc), environ)]) from exc
+        from_env = from_environment(model, environ)
+    except _Unparsed as exc:
+        raise _error(source, [_unparsed(exc)]) from exc
     if shared is not None:
         from_env = _without_foreign(from_env, model, shared)
     values = merge(merge(data, from_env), dict(overrides or {}))
@@ -200,14 +237,9 @@ def _misnamed(model: type[BaseModel], environ: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _unparsed(message: str, environ: Mapping[str, str]) -> str:
-    match = re.search(r'field "(\w+)"', message)
-    if match is None:
-        return message
-    field = match.group(1)
-    named = sorted(v for v in environ if v.upper().startswith(env_name(field)))
+def _unparsed(exc: _Unparsed) -> str:
     return (
-        f"{field} = {HIDDEN} (from {', '.join(named) or env_name(field)}): not valid JSON; "
+        f"{exc.key} = {HIDDEN} (from {exc.variable}): not valid JSON; "
         "lists and mappings are written as JSON, e.g. '[\"city/#\"]'"
     )
 
@@ -327,7 +359,7 @@ def keys(
 
 
 def without_none(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+    if _is_union(annotation):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return args[0] if len(args) == 1 else annotation
     return annotation

@@ -48,6 +48,18 @@ def test_nested_variables_take_lists_as_json_and_names_in_any_case(tmp_path: Pat
     assert cfg.broker.topics == ("a/+", "b/#") and cfg.broker.host == "h"
 
 
+def test_a_section_as_json_and_a_nested_variable_over_it(tmp_path: Path) -> None:
+    environ = {"CITYGATE_BROKER__PORT": "2883", "CITYGATE_BROKER": '{"host": "h", "port": 1}'}
+    cfg = load(write(tmp_path, "broker: {host: file}\n"), **environ)
+    assert (cfg.broker.host, cfg.broker.port) == ("h", 2883)
+
+
+def test_variables_of_keys_another_schema_has_are_left_to_it() -> None:
+    assert settings.from_environment(Daemon, {"CITYGATE_KAFKA__BOOTSTRAP": "k:1"}) == {}
+    with pytest.raises(ConfigError, match=r"broker\.hots"):
+        load(None, CITYGATE_BROKER__HOTS="h")
+
+
 def test_options_override_variables(tmp_path: Path) -> None:
     cfg = settings.load(
         Daemon,
@@ -133,7 +145,7 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_a_variable_that_is_not_json_where_a_list_is_expected(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"broker = .* \(from CITYGATE_BROKER__TOPICS\): not valid"
+        ConfigError, match=r"broker\.topics = .* \(from CITYGATE_BROKER__TOPICS\): not valid"
     ):
         load(None, CITYGATE_BROKER__TOPICS="[a, b")
 

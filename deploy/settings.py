@@ -103,19 +103,19 @@ def from_environment(model: type[BaseModel], environ: Mapping[str, str]) -> dict
     so CITYGATE_MQTT='{...}' and CITYGATE_MQTT__PORT together mean the port over the section.
     """
     found = []
-    for name, value in environ.items():
+    for name, text in environ.items():
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX):
             continue
         path = upper[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
         if path[0] in model.model_fields:
-            found.append((path, name, value))
+            found.append((path, name, text))
     out: dict[str, Any] = {}
-    for path, name, text in sorted(found, key=lambda entry: len(entry[0])):
-        value: Any = text
+    for path, name, raw in sorted(found, key=lambda entry: len(entry[0])):
+        value: Any = raw
         if _is_complex(_field_at(model, path)):
             try:
-                value = json.loads(text)
+                value = json.loads(raw)
             except ValueError:
                 raise _Unparsed(".".join(path), name) from None
         node = out
@@ -123,13 +123,11 @@ def from_environment(model: type[BaseModel], environ: Mapping[str, str]) -> dict
             if not isinstance(node.get(part), dict):
                 node[part] = {}
             node = node[part]
-        last = path[-1]
-        node[last] = merge(node[last], value) if _both_dicts(node.get(last), value) else value
+        last, before = path[-1], node.get(path[-1])
+        if isinstance(before, dict) and isinstance(value, Mapping):
+            value = merge(before, value)
+        node[last] = value
     return out
-
-
-def _both_dicts(a: Any, b: Any) -> bool:
-    return isinstance(a, dict) and isinstance(b, Mapping)
 
 
 def _field_at(model: type[BaseModel], path: list[str]) -> FieldInfo | None:

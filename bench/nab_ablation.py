@@ -30,7 +30,24 @@ Variant = tuple[dict[str, Any], tuple[str, ...], bool, dict[str, tuple[float, ..
 VARIANTS: dict[str, Variant] = {
     "full detector": ({}, (), False, {}),
     "graded scores (no alarm = 1.0)": ({}, (), True, {}),
-    "no novelty": ({"novelty_scale": _OFF}, ("novelty_scale", "range_decay"), False, {}),
+    "no novelty": (
+        {"novelty_scale": _OFF},
+        ("novelty_scale", "range_decay", "forgotten_weight"),
+        False,
+        {},
+    ),
+    "forgotten range at full weight (before)": (
+        {"forgotten_weight": 1.0},
+        ("forgotten_weight",),
+        False,
+        {},
+    ),
+    "whole history only (HTM's rule)": (
+        {"forgotten_weight": 0.0},
+        ("forgotten_weight",),
+        False,
+        {},
+    ),
     "no anomaly likelihood": (
         {"likelihood_scale": _OFF},
         ("likelihood_scale", "short_window", "drift_alpha"),
@@ -42,7 +59,7 @@ VARIANTS: dict[str, Variant] = {
     "no refractory period": ({"refractory": 0}, ("refractory",), False, {}),
     "refractory 30 (not ARTime's mask)": ({"refractory": 30}, (), False, {}),
     "novelty scale 0.058 (not HTM's tolerance)": ({"novelty_scale": 0.058}, (), False, {}),
-    "both searched per fold (the pass before)": ({}, (), False, _EARLIER_AXES),
+    "both searched per fold (the sixth pass)": ({}, (), False, _EARLIER_AXES),
     "no search (the start point only)": ({}, tuple(nab.SEARCH), False, {}),
 }
 

@@ -337,9 +337,11 @@ def grid_params(
 
 
 # The hyper-parameters `search_cross_validate` chooses per fold, and the values it may give
-# them: the middle value is the starting point, the others a step down and up (about x0.8 and
-# x1.25). Only what has no value to take from elsewhere is searched: how many deviations of the
-# likelihood make one alarm unit. Each searched axis is a choice the training categories make
+# them: the middle value is the starting point, the others a step down and up. Only what has
+# no value to take from elsewhere is searched: how many deviations of the likelihood make one
+# alarm unit (about x0.8 and x1.25 around 2), and what share of an excursion beyond the
+# forgotten range counts (HTM's spatial anomaly is against every value seen; the forgotten
+# range is citygate's own and has no published weight). Each searched axis is a choice the training categories make
 # for the scored one, and the two that used to be searched besides moved per fold and did not
 # carry over (docs/detection.md): the novelty scale is now HTM's spatial tolerance
 # (`univariate.SPATIAL_TOLERANCE`) and the refractory period ARTime's mask after an anomaly
@@ -353,8 +355,9 @@ def grid_params(
 # earlier passes chose on all files, so held-out figures remain an upper bound for them.
 SEARCH: Mapping[str, Sequence[float]] = {
     "likelihood_scale": (1.6, 2.0, 2.5),
+    "forgotten_weight": (0.0, 0.25, 0.5),
 }
-# Passes over the axes (one axis: one pass is the exhaustive grid).
+# Passes over the axes (one pass from the start: at most 1 + 2 per axis parameter sets).
 SEARCH_SWEEPS = 1
 
 # (training files, profile) -> the chosen point's number and its result on those files.

@@ -1,7 +1,8 @@
 """The robust univariate streaming detector, vectorised over a bank of many sensors' fields.
 
 Each value gets two kinds of evidence. Novelty: how far it lies outside the range this stream has
-shown so far (a slowly forgetting min/max). Anomaly likelihood: the value's forecast residual
+shown so far (every value it has shown, as HTM's spatial anomaly has it, and a slowly forgetting
+min/max at a fraction of the weight). Anomaly likelihood: the value's forecast residual
 (Huber-clipped EWMA level or time-of-day profile, whichever has served the stream better, plus a
 slow drift term) becomes a raw surprise, and the mean surprise of the last few values is judged
 against the long-run distribution of the raw surprise, as in the HTM "anomaly likelihood". Work per value
@@ -23,8 +24,8 @@ _DAY_NS = 86_400 * 1_000_000_000
 _TINY = 1e-9
 # The score that starts the refractory period (0.5 = one alarm unit).
 _ALARM = 0.53
-# HTM's spatial anomaly in NAB's numenta detector: a value beyond the range seen so far by 5 % of
-# that range is an anomaly whatever the likelihood says.
+# HTM's spatial anomaly in NAB's numenta detector: a value beyond the range of every value seen so
+# far by 5 % of that range is an anomaly whatever the likelihood says.
 SPATIAL_TOLERANCE = 0.05
 
 
@@ -55,7 +56,13 @@ class UnivariateParams:
     # Excursion beyond the seen range, as a fraction of it, that counts as one alarm unit: set so
     # that novelty alone alarms at HTM's spatial tolerance.
     novelty_scale: float = SPATIAL_TOLERANCE * (1.0 - _ALARM) / _ALARM
-    range_decay: float = 1e-4  # per value, how fast the seen range forgets towards the level
+    # The forgotten range: a second seen range that forgets towards the level at `range_decay`
+    # per value (the context's bins are of it too); an excursion beyond it counts at
+    # `forgotten_weight` of one beyond the whole history, so one old spike does not blind a
+    # long-running sensor for ever, and a value back at a height the stream has shown before is
+    # not news.
+    range_decay: float = 1e-4
+    forgotten_weight: float = 0.25
     # Values after an alarm whose score is held down (one alarm per event); None: each stream's
     # own, from its warm-up (`artime_mask`: 72 values after NAB's 604 of a 4,032-row file).
     refractory: int | None = None
@@ -83,6 +90,7 @@ class UnivariateParams:
             or self.likelihood_scale <= 0
             or self.novelty_scale <= 0
             or not 0.0 <= self.range_decay < 1.0
+            or not 0.0 <= self.forgotten_weight <= 1.0
             or self.context_bins < 1
             or self.context_lags < 0
             or self.context_lags == 1
@@ -96,7 +104,7 @@ class UnivariateBank:
 
     `update(slots, values, ts)` scores one value for each slot given; a slot may appear several
     times in a batch, in which case its values are applied in batch order. A stream costs
-    15 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
+    17 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
     (`short_window` floats), its last `context_lags` bins and its table of context tokens seen
     (`context_lags * bins**2 + bins**3` bytes: 960 by default).
     """
@@ -113,7 +121,9 @@ class UnivariateBank:
     recent_sum: FloatArray
     lik_mean: FloatArray  # long-run distribution of the raw surprise: mean
     lik_var: FloatArray  # ... and variance
-    high: FloatArray  # the seen range, slowly forgetting
+    top: FloatArray  # the range of every value seen
+    bottom: FloatArray
+    high: FloatArray  # the forgotten range (slowly forgetting towards the level)
     low: FloatArray
     cooldown: IntArray  # values left in the refractory period
     hold: IntArray  # the refractory period's length
@@ -157,6 +167,8 @@ class UnivariateBank:
             ("recent_sum", (capacity,), 0.0, f),
             ("lik_mean", (capacity,), 0.0, f),
             ("lik_var", (capacity,), 0.0, f),
+            ("top", (capacity,), -np.inf, f),
+            ("bottom", (capacity,), np.inf, f),
             ("high", (capacity,), -np.inf, f),
             ("low", (capacity,), np.inf, f),
             ("cooldown", (capacity,), 0, i),
@@ -233,6 +245,7 @@ class UnivariateBank:
             # A stream's first value is its level and its whole seen range (novelty 0).
             fresh = s[first]
             self.level[fresh] = self.high[fresh] = self.low[fresh] = x[first]
+            self.top[fresh] = self.bottom[fresh] = x[first]
         level = self.level[s]
         lspread = self.level_spread[s]
         # The 2-D profile and ring are addressed through flat views: one-dimensional gathers
@@ -281,9 +294,15 @@ class UnivariateBank:
         self.lik_var[s] = (1.0 - la) * (var + la * delta * delta)
 
         # Novelty: the excursion beyond the range seen so far, as a fraction of that range.
+        top, bottom = self.top[s], self.bottom[s]
+        novelty = np.maximum(x - top, bottom - x) / np.maximum(top - bottom, floor)
+        self.top[s] = np.maximum(top, x)
+        self.bottom[s] = np.minimum(bottom, x)
         high, low = self.high[s], self.low[s]
         width = np.maximum(high - low, floor)
-        novelty = np.maximum(x - high, low - x) / width
+        if p.forgotten_weight:
+            forgotten = np.maximum(x - high, low - x) / width
+            novelty = np.maximum(novelty, p.forgotten_weight * forgotten)
         self.high[s] = np.maximum(high - p.range_decay * (high - level), x)
         self.low[s] = np.minimum(low + p.range_decay * (level - low), x)
 

@@ -76,6 +76,8 @@ def test_non_finite_values_are_skipped_and_reset_forgets() -> None:
 def test_invalid_params_are_refused() -> None:
     with pytest.raises(ValueError, match="level_alpha"):
         UnivariateParams(level_alpha=0.0)
+    with pytest.raises(ValueError, match=r"forgotten_weight=1\.5"):
+        UnivariateParams(forgotten_weight=1.5)
 
 
 def test_per_stream_warmup_and_novelty() -> None:
@@ -114,6 +116,32 @@ def test_novelty_alone_alarms_at_htms_spatial_tolerance() -> None:
         values = np.tile([0.0, 10.0], 100)
         values[150] = 10.0 + excess * 10.0
         assert bool(score_series(values, ts, params)[150] >= params.alarm) == alarmed
+
+
+_NOVELTY_ONLY = UnivariateParams(likelihood_scale=1e12, context_lags=0)
+
+
+def test_a_height_shown_before_is_not_news_once_the_forgotten_range_has_decayed() -> None:
+    # An early peak at 11.5 over a square wave between 0 and 10, the same height 5,000 values
+    # later: beyond the forgotten range (~10 by then, 0.15 of its width beyond), inside the whole
+    # history's. At full weight (the detector before) that was an alarm.
+    values = np.tile([0.0, 10.0], 2600)
+    values[100] = values[5100] = 11.5
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    alarm = _NOVELTY_ONLY.alarm
+    assert score_series(values, ts, _NOVELTY_ONLY)[5100] < alarm
+    assert score_series(values, ts, replace(_NOVELTY_ONLY, forgotten_weight=1.0))[5100] >= alarm
+
+
+def test_the_forgotten_range_keeps_an_old_glitch_from_blinding_the_stream() -> None:
+    # A glitch of 1,000 widens the whole history's range for good; the forgotten range is back
+    # near 0-10 after 1,000 values at 1e-2, so 30 is news again, at a quarter of the weight.
+    params = replace(_NOVELTY_ONLY, range_decay=1e-2)
+    values = np.tile([0.0, 10.0], 700)
+    values[100], values[1300] = 1000.0, 30.0
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    assert score_series(values, ts, params)[1300] >= params.alarm
+    assert score_series(values, ts, replace(params, forgotten_weight=0.0))[1300] < params.alarm
 
 
 def test_likelihood_is_quiet_on_stationary_noise() -> None:

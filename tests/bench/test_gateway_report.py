@@ -85,6 +85,24 @@ def test_goals_judge_the_gateway_only() -> None:
     assert "| Drain, readings/s | 20,000 | 20,000 | 2,000 |" in md
 
 
+def test_one_core_goal_is_judged_by_the_one_core_run() -> None:
+    # The goal is the pinned gateway's: its rate and its own CPU per reading, not the 2-core
+    # run's (here 11 µs, which alone would fail it).
+    rep = repetition(120_000)
+    rep["gateway"] = bridge(120_000, 11.0)
+    rep["gateway_1core"] = bridge(104_000, 9.2)
+    report = {
+        "summary": gateway_report.summarise([rep]),
+        "settings": {"readings": 9},
+    }
+    goal = next(line for line in gateway_report._goals(report) if "on one core" in line)
+    assert goal.endswith("| 104,000/s on 1 core, 9.2 µs | yes |")
+    rep["gateway_1core"] = bridge(104_000, 10.4)
+    report["summary"] = gateway_report.summarise([rep])
+    goal = next(line for line in gateway_report._goals(report) if "on one core" in line)
+    assert goal.endswith("| 104,000/s on 1 core, 10.4 µs | no |")
+
+
 def test_producer_performance_lines() -> None:
     window = (
         "152384 records sent, 30476.8 records/sec (7.72 MB/sec), 12.3 ms avg latency, "

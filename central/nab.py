@@ -342,9 +342,10 @@ def grid_params(
 # alarm unit (about x0.8 and x1.25 around 2), and what share of an excursion beyond the
 # forgotten range counts (HTM's spatial anomaly is against every value seen; the forgotten
 # range is citygate's own and has no published weight), and over how many ARTime masks the
-# local context's range forgets (anchored at one mask, ARTime's own span after an anomaly). Each searched axis is a choice the training categories make
-# for the scored one, and the two that used to be searched besides moved per fold and did not
-# carry over (docs/detection.md): the novelty scale is now HTM's spatial tolerance
+# local context's range forgets (anchored at one mask, ARTime's own span after an anomaly).
+# Each searched axis is a choice the training categories make for the scored one, and the two
+# that used to be searched besides moved per fold and did not carry over (docs/detection.md):
+# the novelty scale is now HTM's spatial tolerance
 # (`univariate.SPATIAL_TOLERANCE`) and the refractory period ARTime's mask after an anomaly
 # (`univariate.artime_mask`, from each stream's warm-up). Searching every tuned parameter
 # overfit worse (held-out mean 67.1 against 74.7 in-sample). Fixed, and why:

@@ -318,16 +318,15 @@ class UnivariateBank:
 
         # Novelty: the excursion beyond the range seen so far, as a fraction of that range.
         top, bottom = self.top[s], self.bottom[s]
-        novelty = np.maximum(x - top, bottom - x) / np.maximum(top - bottom, floor)
+        novelty = _excursion(x, top, bottom, np.maximum(top - bottom, floor))
         self.top[s] = np.maximum(top, x)
         self.bottom[s] = np.minimum(bottom, x)
         high, low = self.high[s], self.low[s]
         width = np.maximum(high - low, floor)
         if p.forgotten_weight:
-            forgotten = np.maximum(x - high, low - x) / width
+            forgotten = _excursion(x, high, low, width)
             novelty = np.maximum(novelty, p.forgotten_weight * forgotten)
-        self.high[s] = np.maximum(high - p.range_decay * (high - level), x)
-        self.low[s] = np.minimum(low + p.range_decay * (level - low), x)
+        self.high[s], self.low[s] = _forget(high, low, level, p.range_decay, x)
 
         units = np.maximum(
             np.maximum(novelty / p.novelty_scale, likelihood / p.likelihood_scale), 0.0
@@ -340,8 +339,7 @@ class UnivariateBank:
                 local = self._context(s, n, x, near_low, near, self.near_bins, self.near_seen)
                 units = np.maximum(units, local)
                 rate = self.near_rate[s]
-                self.near_high[s] = np.maximum(near_high - rate * (near_high - level), x)
-                self.near_low[s] = np.minimum(near_low + rate * (level - near_low), x)
+                self.near_high[s], self.near_low[s] = _forget(near_high, near_low, level, rate, x)
         score = units / (1.0 + units)
         score = np.where((n >= warmup) & (cooldown == 0), score, 0.0)
         self.cooldown[s] = np.where(score >= p.alarm, self.hold[s], np.maximum(cooldown - 1, 0))
@@ -434,3 +432,15 @@ def score_streams(
         live = np.flatnonzero(lengths > i)
         out[live, i] = bank.update(live, vals[live, i], stamps[live, i])
     return [out[k, : lengths[k]] for k in range(len(streams))]
+
+
+def _excursion(x: FloatArray, high: FloatArray, low: FloatArray, width: FloatArray) -> FloatArray:
+    """How far each value lies outside [low, high], as a fraction of `width` (0 inside)."""
+    return np.maximum(x - high, low - x) / width
+
+
+def _forget(
+    high: FloatArray, low: FloatArray, level: FloatArray, rate: float | FloatArray, x: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """A range after seeing `x`: widened to it, and its ends drawn towards the level at `rate`."""
+    return np.maximum(high - rate * (high - level), x), np.minimum(low + rate * (level - low), x)

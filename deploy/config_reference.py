@@ -1,4 +1,4 @@
-"""The configuration reference (docs/configuration.md), rendered from the pydantic schemas.
+"""The configuration reference (docs/configuration.md), rendered from the settings schemas.
 
 Every key with its CITYGATE_ variable, type, default and limits; the comment beside a field in
 its schema's source is its description. docs/generate_configuration.py names the schemas.
@@ -15,24 +15,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import annotated_types
-from pydantic import BaseModel, SecretStr
+import msgspec
 
 from deploy import settings
-from deploy.settings import Key
+from deploy.settings import Key, Secret, Section
 
 
 @dataclass(frozen=True)
 class Schema:
     title: str
-    model: type[BaseModel]
+    model: type[Section]
     about: str  # where it is used and which file it reads
 
 
 HEADER = """\
 # Configuration reference
 
-Generated from the pydantic schemas by `make docs` (`python docs/generate_configuration.py`);
+Generated from the settings schemas by `make docs` (`python docs/generate_configuration.py`);
 a unit test fails when this file is stale. Do not edit it by hand.
 
 Every citygate process loads its settings the same way (`deploy/settings.py`):
@@ -58,8 +57,8 @@ naming the key, the value (or the variable it came from) and the expected form:
 
 ```
 deploy/config/gateway.yaml: invalid configuration:
-  kafka.linger_ms = 'soon' (from CITYGATE_KAFKA__LINGER_MS): Input should be a valid integer, ...
-  journal.policy = 'sometimes': Input should be 'block' or 'drop_oldest'
+  journal.policy = 'sometimes': expected one of 'block', 'drop_oldest'
+  kafka.linger_ms = 'soon' (from CITYGATE_KAFKA__LINGER_MS): Expected `int`, got `str`
 ```
 """
 
@@ -78,26 +77,26 @@ def _row(key: Key) -> str:
     variable = "" if key.in_list else f"`{settings.env_name(*key.path)}`"
     if key.section:
         kind = "list of sections" if _listed(key) else "section"
-        if type(None) in typing.get_args(key.field.annotation):
+        if type(None) in typing.get_args(settings.unannotated(key.field.type)):
             kind += ", optional"
         variable = f"{variable} (JSON)" if _listed(key) else ""
         return f"| **`{key.dotted}`** | {variable} | {kind} | | {_notes(key)} |"
     return (
-        f"| `{key.dotted}` | {variable} | {_type(key.field.annotation)} | "
+        f"| `{key.dotted}` | {variable} | {_type(key.field.type)} | "
         f"{_default(key)} | {_notes(key)} |"
     )
 
 
 def _listed(key: Key) -> bool:
-    origin = typing.get_origin(settings.without_none(key.field.annotation))
+    origin = typing.get_origin(settings.without_none(key.field.type))
     return origin in (tuple, list)
 
 
 def _type(annotation: Any) -> str:
-    optional = type(None) in typing.get_args(annotation)
+    optional = type(None) in typing.get_args(settings.unannotated(annotation))
     inner = settings.without_none(annotation)
     origin = typing.get_origin(inner)
-    if inner is SecretStr:
+    if inner is Secret:
         text = "secret"
     elif origin is typing.Literal:
         text = "one of " + ", ".join(f"`{v}`" for v in typing.get_args(inner))
@@ -115,12 +114,12 @@ def _type(annotation: Any) -> str:
 
 def _default(key: Key) -> str:
     f = key.field
-    if f.is_required():
+    if f.required:
         return "required"
     value = settings.default_of(f)
     if value is None:
         return ""
-    if isinstance(value, SecretStr):
+    if isinstance(value, Secret):
         return ""
     if isinstance(value, tuple):
         value = list(value)
@@ -131,19 +130,24 @@ def _default(key: Key) -> str:
     return f"`{value!r}`" if not isinstance(value, str) else f"`{value}`" if value else '`""`'
 
 
+def _metas(annotation: Any) -> list[msgspec.Meta]:
+    """The limits on a key's value: `Annotated[int, Meta(ge=1)]`, also inside `... | None`."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extra = typing.get_args(annotation)
+        return [m for m in extra if isinstance(m, msgspec.Meta)] + _metas(base)
+    if settings.is_union(annotation):
+        return [m for arg in typing.get_args(annotation) for m in _metas(arg)]
+    return []
+
+
 def _limits(key: Key) -> list[str]:
     out = []
-    for m in key.field.metadata:
-        for cls, attr, sign in (
-            (annotated_types.Ge, "ge", "≥"),
-            (annotated_types.Gt, "gt", ">"),
-            (annotated_types.Le, "le", "≤"),
-            (annotated_types.Lt, "lt", "<"),
-        ):
-            if isinstance(m, cls):
-                out.append(f"{sign} {getattr(m, attr)}")
-        if (pattern := getattr(m, "pattern", None)) is not None:
-            out.append(f"matches `{pattern}`")
+    for m in _metas(key.field.type):
+        for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+            if (limit := getattr(m, attr)) is not None:
+                out.append(f"{sign} {limit}")
+        if m.pattern is not None:
+            out.append(f"matches `{m.pattern}`")
     return out
 
 
@@ -156,7 +160,7 @@ def _notes(key: Key) -> str:
 
 
 @cache
-def _comments(model: type[BaseModel]) -> dict[str, str]:
+def _comments(model: type[Section]) -> dict[str, str]:
     """`name: type = default  # comment` lines of a schema class: the comment describes `name`."""
     try:
         source = inspect.getsource(model)

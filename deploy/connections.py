@@ -11,25 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator
+import msgspec
+from msgspec import Meta
 
 from deploy import settings
-from deploy.settings import Section, Settings
+from deploy.settings import Check, Secret, Section, Settings
 
 
-class LocalStack(Settings):
+class LocalStack(Settings, forbid_unknown_fields=False, frozen=True):
     """Where `citygate stack` keeps its servers' files; set by variables only."""
 
-    model_config = ConfigDict(extra="ignore")
-
     # Data, logs and pid files of the running local stack; default ~/.local/state/citygate/run.
-    run_dir: Path = Field(default_factory=lambda: Path.home() / ".local/state/citygate/run")
+    run_dir: Path = msgspec.field(default_factory=lambda: Path.home() / ".local/state/citygate/run")
     # Downloads and builds that survive `stack down` (Kafka jars, the influxd binary); default
     # ~/.cache/citygate.
-    cache: Path = Field(default_factory=lambda: Path.home() / ".cache/citygate")
-    kafka_heap: str = Field("768m", pattern=r"^\d+[kmg]$")  # the local Kafka's JVM heap
+    cache: Path = msgspec.field(default_factory=lambda: Path.home() / ".cache/citygate")
+    kafka_heap: Annotated[str, Meta(pattern=r"^\d+[kmg]$")] = "768m"  # the local Kafka's JVM heap
 
 
 def local_stack() -> LocalStack:
@@ -50,35 +49,34 @@ MQTT_CA_FILE = Path("mosquitto", "tls", "ca.pem")
 MQTT_PASSWORD_FILE = Path("mosquitto", "client.secret")
 
 
-class _Shared(Section):
-    # The daemons' own sections of the same name hold more keys (their CITYGATE_ variables
-    # reach this schema too), and a file from a newer citygate may hold keys this one lacks.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Shared(Section, forbid_unknown_fields=False, frozen=True):
+    """The daemons' own sections of the same name hold more keys (their CITYGATE_ variables
+    reach this schema too), and a file from a newer citygate may hold keys this one lacks."""
 
 
-class MQTTConnection(_Shared):
+class MQTTConnection(_Shared, frozen=True):
     host: str = "127.0.0.1"
-    port: int = Field(11883, ge=1, le=65535)
-    tls_port: int = Field(11884, ge=1, le=65535)  # the broker's TLS listener (password login)
+    port: Annotated[int, Meta(ge=1, le=65535)] = 11883
+    # the broker's TLS listener (password login)
+    tls_port: Annotated[int, Meta(ge=1, le=65535)] = 11884
     # The CA of its certificate; default <run dir>/mosquitto/tls/ca.pem.
-    ca_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_CA_FILE))
+    ca_file: str = msgspec.field(default_factory=lambda: str(run_dir() / MQTT_CA_FILE))
     username: str = "citygate"  # the TLS listener's user
     # The TLS user's password; default <run dir>/mosquitto/client.secret.
-    password_file: str = Field(default_factory=lambda: str(run_dir() / MQTT_PASSWORD_FILE))
+    password_file: str = msgspec.field(default_factory=lambda: str(run_dir() / MQTT_PASSWORD_FILE))
 
 
-class KafkaConnection(_Shared):
+class KafkaConnection(_Shared, frozen=True):
     bootstrap: str = "127.0.0.1:19092"
 
 
-class InfluxConnection(_Shared):
+class InfluxConnection(_Shared, frozen=True):
     url: str = "http://127.0.0.1:18086"
-    token: SecretStr = SecretStr("")  # written by `citygate stack up`
-    token_file: Path | None = None  # a file holding the token, instead of the variable
+    token: Secret = Secret("")  # written by `citygate stack up`
+    # a file holding the token, instead of the variable
+    token_file: Annotated[Path | None, Check(settings.readable_file)] = None
     org: str = "citygate"
     bucket: str = "city"
-
-    _token_file_readable = field_validator("token_file")(settings.readable_file)
 
 
 # connections.json as citygate wrote it before the sections (flat keys). It is read, so that a
@@ -103,17 +101,15 @@ def _from_flat_keys(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Connections(Settings):
-    model_config = ConfigDict(extra="ignore")
-
-    mqtt: MQTTConnection = Field(default_factory=MQTTConnection)
+class Connections(Settings, forbid_unknown_fields=False, frozen=True):
+    mqtt: MQTTConnection = msgspec.field(default_factory=MQTTConnection)
     kafka: KafkaConnection = KafkaConnection()
     influx: InfluxConnection = InfluxConnection()
 
     def save(self, path: Path) -> None:
         """Write the stack's file (mode 0600: it holds the InfluxDB token)."""
-        data = self.model_dump(mode="json", exclude={"influx": {"token_file"}})
-        data["influx"]["token"] = self.influx.token.get_secret_value()
+        data = settings.to_builtins(self)
+        del data["influx"]["token_file"]
         data.update({flat: data[section][key] for flat, (section, key) in _FLAT_KEYS.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -122,7 +118,7 @@ class Connections(Settings):
         tmp.replace(path)
 
     def with_influx(self, **update: object) -> Connections:
-        return self.model_copy(update={"influx": self.influx.model_copy(update=update)})
+        return self.replace(influx=self.influx.replace(**update))
 
 
 def connections_file() -> Path:

@@ -15,6 +15,6 @@ CODECS: Final[dict[str, SerialCodec]] = {
 if TYPE_CHECKING:
     CodecName = str
 else:
-    # A Literal made from the registry, so pydantic rejects an unknown codec naming the known
+    # A Literal made from the registry, so the settings schema rejects an unknown codec naming the known
     # ones, and the configuration reference lists them.
     CodecName = Literal[tuple(CODECS)]

@@ -1,4 +1,5 @@
-"""Scenario files: the YAML that describes a fleet, validated with pydantic.
+"""Scenario files: the YAML that describes a fleet, validated like every configuration
+(deploy/settings.py).
 
 A scenario names districts (centre, devices per sensor type), reporting intervals, the transport
 (MQTT with a QoS, or serial with a codec), the seed and the faults. A wrong value fails at load
@@ -13,18 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta
 
 from deploy import settings
-from deploy.settings import ConfigError
+from deploy.settings import Before, Check, ConfigError, Section
 from edge.catalog import load_catalog
 from edge.serial_codecs import CODECS, CodecName
 from firmware_sim.errors import ScenarioError
@@ -39,7 +33,7 @@ def _catalog_type(value: str) -> str:
 
 
 # Any type of the sensor catalog: a new family needs no change here.
-SensorTypeName = Annotated[str, AfterValidator(_catalog_type)]
+SensorTypeName = Annotated[str, Check(_catalog_type)]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -55,119 +49,116 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Duration = Annotated[float, Before(parse_duration), Meta(ge=0)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MqttTransport(_Model):
+class MqttTransport(Section, frozen=True):
     kind: Literal["mqtt"] = "mqtt"
     qos: Literal[0, 1] = 1
 
 
-class SerialTransport(_Model):
+class SerialTransport(Section, kw_only=True, frozen=True):
     kind: Literal["serial"]
     codec: CodecName  # a serial codec of the device's sensor family (edge/families/)
 
 
-Transport = Annotated[MqttTransport | SerialTransport, Field(discriminator="kind")]
+Transport = MqttTransport | SerialTransport  # told apart by `kind`
 
 
 def _count_shorthand(value: Any) -> Any:
     return {"count": value} if isinstance(value, int) else value
 
 
-class DeviceGroup(_Model):
-    count: int = Field(ge=0, le=1_000_000)
-    interval_s: float | None = Field(default=None, gt=0, le=86400)
+class DeviceGroup(Section, kw_only=True, frozen=True):
+    count: Annotated[int, Meta(ge=0, le=1_000_000)]
+    interval_s: Annotated[float, Meta(gt=0, le=86400)] | None = None
     transport: Transport | None = None
 
 
-class District(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=40)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    radius_m: float = Field(default=1500.0, gt=0, le=50_000)
-    traffic_level: float = Field(default=1.0, gt=0, le=5)
-    devices: dict[SensorTypeName, Annotated[DeviceGroup, BeforeValidator(_count_shorthand)]]
+class District(Section, kw_only=True, frozen=True):
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=40)]
+    latitude: Annotated[float, Meta(ge=-90, le=90)]
+    longitude: Annotated[float, Meta(ge=-180, le=180)]
+    radius_m: Annotated[float, Meta(gt=0, le=50_000)] = 1500.0
+    traffic_level: Annotated[float, Meta(gt=0, le=5)] = 1.0
+    devices: dict[SensorTypeName, Annotated[DeviceGroup, Before(_count_shorthand)]]
 
 
-class Selector(_Model):
+class Selector(Section, frozen=True):
     district: str | None = None
     sensor_type: SensorTypeName | None = None
     sensors: list[str] | None = None
-    count: int | None = Field(default=None, ge=1)
+    count: Annotated[int, Meta(ge=1)] | None = None
 
 
-class RandomFaults(_Model):
-    rate_per_hour: float = Field(gt=0, le=3600, description="windows per device per hour")
+class RandomFaults(Section, kw_only=True, frozen=True):
+    rate_per_hour: Annotated[float, Meta(gt=0, le=3600)]
 
 
-class FaultSpec(_Model):
+class FaultSpec(Section, kw_only=True, frozen=True):
     type: FaultType
     sensor: str | None = None
     selector: Selector | None = None
     start: Duration = 0.0
-    duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+    duration: Annotated[float, Before(parse_duration), Meta(gt=0)]
     random: RandomFaults | None = None
     field: str | None = None
     magnitude: float | None = None
 
-    @model_validator(mode="after")
-    def _one_target(self) -> FaultSpec:
+    def __post_init__(self) -> None:
         if self.sensor and self.selector:
             raise ValueError("give either 'sensor' or 'selector', not both")
         if not self.random and not (self.sensor or self.selector):
             raise ValueError("a scheduled fault needs 'sensor' or 'selector'")
-        return self
 
     @property
     def effective_magnitude(self) -> float:
         return KINDS[self.type].default_magnitude if self.magnitude is None else self.magnitude
 
 
-class Clock(_Model):
-    start: Literal["now"] | datetime = "now"
-    tick_ms: int = Field(default=100, ge=10, le=1000)
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("expected an IANA time zone such as 'Europe/Madrid'") from exc
-        return value
-
-    @field_validator("start")
-    @classmethod
-    def _aware(cls, value: Literal["now"] | datetime) -> Literal["now"] | datetime:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError("expected 'now' or an ISO time with a zone, e.g. 2024-05-13T07:00:00Z")
-        return value
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("expected an IANA time zone such as 'Europe/Madrid'") from exc
+    return value
 
 
-class Weather(_Model):
-    temperature_mean_c: float = Field(default=15.0, ge=-40, le=45)
-    temperature_amplitude_c: float = Field(default=5.0, ge=0, le=20)
-    humidity_mean: float = Field(default=0.65, ge=0.05, le=1.0)
+def _aware(value: Literal["now"] | datetime) -> Literal["now"] | datetime:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("expected 'now' or an ISO time with a zone, e.g. 2024-05-13T07:00:00Z")
+    return value
 
 
-class Scenario(_Model):
+class Clock(Section, frozen=True):
+    start: Annotated[Literal["now"] | datetime, Check(_aware)] = "now"
+    tick_ms: Annotated[int, Meta(ge=10, le=1000)] = 100
+    timezone: Annotated[str, Check(_known_zone)] = "UTC"
+
+
+class Weather(Section, frozen=True):
+    temperature_mean_c: Annotated[float, Meta(ge=-40, le=45)] = 15.0
+    temperature_amplitude_c: Annotated[float, Meta(ge=0, le=20)] = 5.0
+    humidity_mean: Annotated[float, Meta(ge=0.05, le=1.0)] = 0.65
+
+
+def _some_districts(districts: list[District]) -> list[District]:
+    if not districts:
+        raise ValueError("expected at least one district")
+    return districts
+
+
+class Scenario(Section, kw_only=True, frozen=True):
     name: str
     description: str = ""
     seed: int = 0
     clock: Clock = Clock()
     weather: Weather = Weather()
     transport: Transport = MqttTransport()
-    districts: list[District] = Field(min_length=1)
-    faults: list[FaultSpec] = []
+    districts: Annotated[list[District], Check(_some_districts)]
+    faults: list[FaultSpec] = msgspec.field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
+    def __post_init__(self) -> None:
         names = [d.name for d in self.districts]
         if len(set(names)) != len(names):
             raise ValueError(f"district names must be unique, got {names}")
@@ -187,7 +178,6 @@ class Scenario(_Model):
                 raise ValueError(
                     f"faults.{i}.selector.district: {fault.selector.district!r} is not one of {names}"
                 )
-        return self
 
     @property
     def device_count(self) -> int:

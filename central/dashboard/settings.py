@@ -9,54 +9,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from msgspec import Meta
 
 from central.dashboard import aqi
 from deploy import settings
-from deploy.settings import Section
+from deploy.settings import Before, Check, Secret, Section
 from deploy.settings import Settings as _Root
 
 
-class Settings(Section):
+def _known_standard(value: str) -> str:
+    known = aqi.available()
+    if value not in known:
+        raise ValueError(f"expected one of {', '.join(known)}")
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class Settings(Section, frozen=True):
     host: str = "127.0.0.1"
-    port: int = Field(19300, ge=1, le=65535)
-    token: SecretStr | None = None  # unset or blank: read-only; never in the YAML
-    token_file: Path | None = None  # a file holding the token
-    aqi_standard: str = aqi.DEFAULT_STANDARD
+    port: Annotated[int, Meta(ge=1, le=65535)] = 19300
+    # unset or blank: read-only; never in the YAML
+    token: Annotated[Secret | None, Before(_blank_is_none)] = None
+    # a file holding the token
+    token_file: Annotated[Path | None, Check(settings.readable_file)] = None
+    aqi_standard: Annotated[str, Check(_known_standard)] = aqi.DEFAULT_STANDARD
     # Where sensors stand: a GeoJSON sites file (edge.sites); sensors it does not list are placed
     # inside their district.
     sites: Path | None = None
-    silent_after_intervals: float = Field(3.0, gt=0)  # silent after this many missed reports
-    silent_min_s: float = Field(30.0, ge=0)
-    gateway_offline_after_s: float = Field(20.0, gt=0)  # heartbeats come every 5 s
-    alerts_lookback: str = Field("24h", pattern=r"^\d+[smhd]$")
-    cache_s: float = Field(3.0, ge=0)  # how long one InfluxDB answer serves every browser
-
-    @field_validator("aqi_standard")
-    @classmethod
-    def _known_standard(cls, value: str) -> str:
-        known = aqi.available()
-        if value not in known:
-            raise ValueError(f"expected one of {', '.join(known)}")
-        return value
-
-    _token_file_readable = field_validator("token_file")(settings.readable_file)
-
-    @field_validator("token")
-    @classmethod
-    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
-            return None
-        return value
+    # silent after this many missed reports
+    silent_after_intervals: Annotated[float, Meta(gt=0)] = 3.0
+    silent_min_s: Annotated[float, Meta(ge=0)] = 30.0
+    gateway_offline_after_s: Annotated[float, Meta(gt=0)] = 20.0  # heartbeats come every 5 s
+    alerts_lookback: Annotated[str, Meta(pattern=r"^\d+[smhd]$")] = "24h"
+    cache_s: Annotated[float, Meta(ge=0)] = 3.0  # how long one InfluxDB answer serves every browser
 
     @property
     def read_only(self) -> bool:
         return self.token is None
 
 
-class DashboardConfig(_Root):
+class DashboardConfig(_Root, frozen=True):
     """The dashboard's file: its own section, so its variables are CITYGATE_DASHBOARD__<KEY>."""
 
     dashboard: Settings = Settings()

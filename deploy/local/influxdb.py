@@ -12,11 +12,10 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
-
 from deploy.connections import Connections
 from deploy.errors import StackError
 from deploy.local.process import ManagedProcess, require_free_port, require_tool, wait_until
+from deploy.settings import Secret
 
 INFLUXD_VERSION = "v2.7.12"
 
@@ -104,7 +103,7 @@ class InfluxDB:
                     "token": token,
                 },
             )
-            return self.conn.with_influx(token=SecretStr(token))
+            return self.conn.with_influx(token=Secret(token))
         if not self.conn.influx.token.get_secret_value():
             raise StackError(
                 f"influxdb: {self.dir} is onboarded but its token is lost; "

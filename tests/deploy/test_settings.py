@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
-from pydantic import Field, SecretStr, field_validator
+from msgspec import Meta
 
 from deploy import settings
-from deploy.settings import ConfigError, Section, Settings
+from deploy.settings import Before, Check, ConfigError, Secret, Section, Settings
 
 
 class Broker(Section):
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: Annotated[int, Meta(ge=1, le=65535)] = 1883
     topics: tuple[str, ...] = ("city/#",)
-    password: SecretStr | None = None
-    password_file: Path | None = None
-
-    _password_file_readable = field_validator("password_file")(settings.readable_file)
+    password: Secret | None = None
+    password_file: Annotated[Path | None, Check(settings.readable_file)] = None
 
 
 class Daemon(Settings):
@@ -72,7 +71,7 @@ def test_options_override_variables(tmp_path: Path) -> None:
 
 
 def test_a_secret_comes_from_a_variable_or_a_file_and_is_never_shown(tmp_path: Path) -> None:
-    assert load(None, CITYGATE_BROKER__PASSWORD="pw").broker.password == SecretStr("pw")
+    assert load(None, CITYGATE_BROKER__PASSWORD="pw").broker.password == Secret("pw")
     secret = tmp_path / "broker.secret"
     secret.write_text("from-file\n")
     cfg = load(write(tmp_path, f"broker: {{password_file: {secret}}}"))
@@ -98,18 +97,18 @@ def test_a_secret_that_fails_validation_is_not_shown(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "environ", "line"),
     [
-        ("broker: {port: 0}", {}, "broker.port = 0: Input should be greater than or equal to 1"),
+        ("broker: {port: 0}", {}, "broker.port = 0: "),
         (
             "",
             {"CITYGATE_BROKER__PORT": "many"},
-            "broker.port = 'many' (from CITYGATE_BROKER__PORT): Input should be a valid integer",
+            "broker.port = 'many' (from CITYGATE_BROKER__PORT): ",
         ),
         ("brokr: {}", {}, "brokr = {}: not a known key; expected one of name, broker"),
         ("broker: {hots: x}", {}, "broker.hots = 'x': not a known key; expected one of host,"),
         (
             "broker: {password_file: /nowhere/secret}",
             {},
-            "broker.password_file = '/nowhere/secret': Value error, expected a readable file",
+            "broker.password_file = '/nowhere/secret': expected a readable file",
         ),
     ],
 )
@@ -165,3 +164,64 @@ def test_the_variable_of_a_key() -> None:
 def test_a_variable_of_the_old_styles_is_an_error_not_ignored(variable: str, line: str) -> None:
     with pytest.raises(ConfigError, match=line):
         load(None, **{variable: "2883"})
+
+
+class Item(Section, frozen=True):
+    kind: Literal["a", "b"] = "a"
+    size: Annotated[int, Meta(ge=1)] = 1
+
+
+class Other(Section, kw_only=True, frozen=True):
+    kind: Literal["c"]
+    label: str = ""
+
+
+def _doubled(value: object) -> object:
+    return value * 2 if isinstance(value, int) else value
+
+
+def _even(value: int) -> int:
+    if value % 2:
+        raise ValueError("expected an even number")
+    return value
+
+
+class Shapes(Settings, frozen=True):
+    items: tuple[Item, ...] = ()
+    either: Item | Other = Item()
+    when: Literal["now"] | int = "now"
+    doubled: Annotated[int, Before(_doubled), Check(_even)] = 2
+
+
+def test_every_problem_is_named_at_its_own_key_inside_lists_and_unions() -> None:
+    with pytest.raises(ConfigError) as err:
+        settings.validate(
+            Shapes,
+            {"items": [{"size": 2}, {"size": 0}, {"kind": "z"}], "either": {"kind": "c", "x": 1}},
+            "test",
+        )
+    keys = [p.split(" = ", 1)[0] for p in err.value.problems]
+    assert keys == ["items.1.size", "items.2.kind", "either.x"]
+    assert "expected one of 'a', 'b'" in err.value.problems[1]
+
+
+def test_a_union_takes_the_first_member_that_fits_and_sections_go_by_their_tag() -> None:
+    cfg = settings.validate(Shapes, {"either": {"kind": "c"}, "when": "7", "doubled": 3}, "t")
+    assert isinstance(cfg.either, Other) and cfg.when == 7 and cfg.doubled == 6
+    assert settings.validate(Shapes, {}, "t").when == "now"
+    with pytest.raises(ConfigError, match="when = 'later'"):
+        settings.validate(Shapes, {"when": "later"}, "t")
+    with pytest.raises(ConfigError, match=r"either\.kind = 'd': expected one of a, b, c"):
+        settings.validate(Shapes, {"either": {"kind": "d"}}, "t")
+
+
+def test_before_reshapes_the_raw_value_and_check_tests_the_typed_one() -> None:
+    with pytest.raises(ConfigError, match="doubled = 'x': "):
+        settings.validate(Shapes, {"doubled": "x"}, "t")
+    assert settings.validate(Shapes, {"doubled": 5}, "t").doubled == 10
+
+
+def test_a_secret_never_shows_in_repr_or_str() -> None:
+    secret = Secret("hunter2")
+    assert "hunter2" not in repr(secret) + str(secret) + repr(Broker(password=secret))
+    assert secret.get_secret_value() == "hunter2" and secret == Secret("hunter2")

@@ -9,11 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from deploy import connections
 from deploy.errors import StackError
 from deploy.local.process import require_free_port, require_tool
+from deploy.settings import Secret
 
 
 def test_port_in_use_names_service_and_port() -> None:
@@ -43,10 +43,8 @@ def test_environment_overrides_the_stack_file(
 ) -> None:
     _no_citygate_variables(monkeypatch)
     monkeypatch.setenv("CITYGATE_RUN_DIR", str(tmp_path))
-    saved = connections.Connections().with_influx(token=SecretStr("from-file"))
-    saved.model_copy(update={"mqtt": saved.mqtt.model_copy(update={"port": 1})}).save(
-        tmp_path / "connections.json"
-    )
+    saved = connections.Connections().with_influx(token=Secret("from-file"))
+    saved.replace(mqtt=saved.mqtt.replace(port=1)).save(tmp_path / "connections.json")
     monkeypatch.setenv("CITYGATE_MQTT__PORT", "2883")
     monkeypatch.setenv("CITYGATE_KAFKA__BOOTSTRAP", "kafka.example:9092")
     conn = connections.load()
@@ -100,7 +98,7 @@ def test_the_stack_file_keeps_the_token_and_only_its_owner_reads_it(
     _no_citygate_variables(monkeypatch)
     monkeypatch.setenv("CITYGATE_RUN_DIR", str(tmp_path))
     path = tmp_path / "connections.json"
-    connections.Connections().with_influx(token=SecretStr("t0k")).save(path)
+    connections.Connections().with_influx(token=Secret("t0k")).save(path)
     assert json.loads(path.read_text())["influx"]["token"] == "t0k"
     assert json.loads(path.read_text())["influx_token"] == "t0k"  # for older checkouts
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def test_every_device_type_decodes_after_mosquitto(connections: Connections, qos: int) -> None:
     district = f"t{uuid.uuid4().hex[:8]}"
     s = scenario(air=25, traffic=25, transport={"kind": "mqtt", "qos": qos})
-    s = s.model_copy(update={"districts": [s.districts[0].model_copy(update={"name": district})]})
+    s = s.replace(districts=[s.districts[0].replace(name=district)])
     sim = Simulator(s)
     collector = Collector(connections, f"city/{district}/+/+/telemetry")
     publisher = MqttPublisher(connections.mqtt.host, connections.mqtt.port, f"sim-{district}")

@@ -56,8 +56,8 @@ def test_durations(text: str | int, seconds: float) -> None:
     ("patch", "key", "shown"),
     [
         ({"seed": "abc"}, "seed", "'abc'"),
-        ({"transport": {"kind": "mqtt", "qos": 2}}, "transport.mqtt.qos", "2"),
-        ({"transport": {"kind": "serial", "codec": "nmea"}}, "transport.serial.codec", "'nmea'"),
+        ({"transport": {"kind": "mqtt", "qos": 2}}, "transport.qos", "2"),
+        ({"transport": {"kind": "serial", "codec": "nmea"}}, "transport.codec", "'nmea'"),
         ({"clock": {"timezone": "Mars/Olympus"}}, "clock.timezone", "'Mars/Olympus'"),
         ({"faults": [{"type": "melt", "sensor": "x", "duration": 1}]}, "faults.0.type", "'melt'"),
         (

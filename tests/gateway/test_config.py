@@ -84,11 +84,9 @@ def test_unset_connection_keys_come_from_the_stack_file_and_one_variable_sets_bo
 ) -> None:
     monkeypatch.setenv("CITYGATE_RUN_DIR", str(tmp_path))
     stack = Connections()
-    stack.model_copy(
-        update={
-            "mqtt": stack.mqtt.model_copy(update={"host": "broker.stack", "port": 2883}),
-            "kafka": stack.kafka.model_copy(update={"bootstrap": "kafka.stack:9092"}),
-        }
+    stack.replace(
+        mqtt=stack.mqtt.replace(host="broker.stack", port=2883),
+        kafka=stack.kafka.replace(bootstrap="kafka.stack:9092"),
     ).save(tmp_path / "connections.json")
     config = write(tmp_path, "gateway_id: gw-1")
     cfg = load(config, environ={})

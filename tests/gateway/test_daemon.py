@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from deploy.settings import validate
 from edge.topics import GATEWAY_STATUS
 from gateway.config import GatewayConfig
 from gateway.daemon import Gateway
@@ -33,8 +34,10 @@ class Stop(Exception):
 
 
 def config(tmp_path: Path, **settings: object) -> GatewayConfig:
-    return GatewayConfig.model_validate(
-        {"gateway_id": "gw-unit", "journal": {"path": str(tmp_path)}, **settings}
+    return validate(
+        GatewayConfig,
+        {"gateway_id": "gw-unit", "journal": {"path": str(tmp_path)}, **settings},
+        "test",
     )
 
 

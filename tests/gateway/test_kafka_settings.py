@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
+from deploy import settings
+from deploy.settings import ConfigError
 from gateway.config import Kafka
 from gateway.kafka_sink import producer_options
 
@@ -24,7 +25,7 @@ from gateway.kafka_sink import producer_options
 def test_setting_reaches_the_producer(
     setting: str, value: object, option: str, expected: object
 ) -> None:
-    assert producer_options(Kafka.model_validate({setting: value}))[option] == expected
+    assert producer_options(settings.validate(Kafka, {setting: value}, "test"))[option] == expected
 
 
 def test_delivery_guarantees_are_not_settings() -> None:
@@ -33,5 +34,5 @@ def test_delivery_guarantees_are_not_settings() -> None:
 
 
 def test_backoff_max_below_min_fails() -> None:
-    with pytest.raises(ValidationError, match="backoff_max_s"):
-        Kafka(backoff_min_s=5, backoff_max_s=1)
+    with pytest.raises(ConfigError, match="backoff_max_s"):
+        settings.validate(Kafka, {"backoff_min_s": 5, "backoff_max_s": 1}, "test")

@@ -52,7 +52,7 @@ def sent_connect(source: MQTTSourceRunner) -> tuple[int, int, Properties, str]:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        source.cfg = source.cfg.model_copy(update={"port": server.getsockname()[1]})
+        source.cfg = source.cfg.replace(port=server.getsockname()[1])
 
         async def go() -> bytes:
             task = asyncio.create_task(source.run(lambda batch: asyncio.sleep(0)))

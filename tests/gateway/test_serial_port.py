@@ -15,14 +15,17 @@ import pytest
 import serial
 from structlog.testing import capture_logs
 
+from deploy.settings import ConfigError, validate
 from gateway.config import SerialPort
 from gateway.metrics import GatewayMetrics
 from gateway.serial_source import SerialSourceRunner
 
 
 def runner(port: str, **settings: object) -> SerialSourceRunner:
-    cfg = SerialPort.model_validate(
-        {"port": port, "codec": "pms5003", "sensor_id": "pms-1", "district": "west", **settings}
+    cfg = validate(
+        SerialPort,
+        {"port": port, "codec": "pms5003", "sensor_id": "pms-1", "district": "west", **settings},
+        "test",
     )
     return SerialSourceRunner(cfg, GatewayMetrics())
 
@@ -77,5 +80,5 @@ def test_a_missing_port_is_retried_with_the_configured_backoff(tmp_path: Path) -
     [{"baud": 0}, {"reopen_min_s": 0}, {"reopen_min_s": 2, "reopen_max_s": 1}, {"parity": "M"}],
 )
 def test_impossible_port_settings_fail_at_start(settings: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match="|".join(settings)):
+    with pytest.raises(ConfigError, match="|".join(settings)):
         runner("/dev/ttyX", **settings)

@@ -145,7 +145,8 @@ def _limits(key: Key) -> list[str]:
     for m in _metas(key.field.type):
         for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
             if (limit := getattr(m, attr)) is not None:
-                out.append(f"{sign} {limit}")
+                # 0 and 0.0 are one limit (typing caches equal Annotated types as one).
+                out.append(f"{sign} {int(limit) if float(limit).is_integer() else limit}")
         if m.pattern is not None:
             out.append(f"matches `{m.pattern}`")
     return out

@@ -60,11 +60,12 @@ class MQTTSource(_Section, frozen=True):
     reconnect_max_s: Annotated[float, Meta(gt=0)] = 30.0  # ... up to this
     # Larger payloads become dead letters (reason "oversize"); the codec's own limit is the cap.
     max_payload_bytes: Annotated[int, Meta(ge=1, le=mqtt_json.MAX_PAYLOAD)] = mqtt_json.MAX_PAYLOAD
-    # Readings handed to the journal per group commit: bounds the gateway's memory when a
-    # backlog arrives faster than it is written. Most of the memory a drain adds is the batches
-    # in the pipeline: peak RSS of a one-core drain measured 68 MB at 2000, 61-64 at 1000, 56
-    # at 500, which halved the drain rate (README, Measured).
-    max_batch: Annotated[int, Meta(ge=1)] = 1000
+    # Readings per batch into the journal, two batches on their way at once (one waits for its
+    # fsync while the next is decoded): bounds the gateway's memory when a backlog arrives
+    # faster than it is written. Most of the memory a drain adds is these batches: quick
+    # one-core drains (200,000 readings, 2026-12-08) measured a peak RSS of 50-50.4 MB at 500
+    # and 54.8-58 at 1000, at 73,000-76,000 and 87,000-89,000 readings/s.
+    max_batch: Annotated[int, Meta(ge=1)] = 500
     # ... and payload bytes per group
     max_batch_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024
     # The intake queue holds at most two batches: beyond that the socket is not read, and the

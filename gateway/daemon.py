@@ -54,9 +54,9 @@ class Gateway:
         self.sink: KafkaSink | None = None
         self.sources: list[Source] = []
 
-    async def deliver(self, batch: Sequence[Inbound]) -> None:
+    def deliver(self, batch: Sequence[Inbound]) -> Awaitable[int]:
         assert self.journal is not None
-        await self.journal.append(self.router.route(batch))
+        return self.journal.append(self.router.route(batch))
 
     def figures(self) -> dict[str, Any]:
         j = self.journal

@@ -358,6 +358,9 @@ class Journal:
         group.data_bytes += need
         if group.count >= self._commit_records:
             self._wake.set()
+        # Framed into the group now; the window keeps what it has room for. The rest need not
+        # wait out the fsync in memory.
+        del payloads, records
         await group.done.wait()
         if group.error is not None:
             raise group.error
@@ -440,14 +443,15 @@ class Journal:
                 await self._gather(group)
                 self._group = _Group()
                 watermark = self._watermark
-                data = group.marks + group.data
+                # Written as they are (one writev), not joined into one more copy.
+                data: list[bytes | bytearray] = [group.marks, group.data]
                 if watermark != self._synced_watermark:
-                    data += fmt.released_frame(watermark)
+                    data.append(fmt.released_frame(watermark))
                 first_id = group.first_id if group.count else self._next_id
                 written = await loop.run_in_executor(
                     self._io, self._write, data, first_id, watermark, group.count > 0
                 )
-                self._finish(group, written, watermark, len(data))
+                self._finish(group, written, watermark, sum(map(len, data)))
                 if self._group.data or self._group.marks:
                     self._wake.set()
         except Exception as exc:  # a bug here must fail appends loudly, not hang them
@@ -500,18 +504,20 @@ class Journal:
 
     # -- writing (I/O thread side) ---------------------------------------------------------
 
-    def _write(self, data: bytearray, first_id: int, watermark: int, has_data: bool) -> _Written:
+    def _write(
+        self, data: list[bytes | bytearray], first_id: int, watermark: int, has_data: bool
+    ) -> _Written:
         new_segment = None
         path = self._write_path
         try:
             size = os.fstat(self._write_fd).st_size
-            if has_data and self._has_data and size + len(data) > self._segment_bytes:
+            if has_data and self._has_data and size + sum(map(len, data)) > self._segment_bytes:
                 new_segment = self._roll(first_id, watermark)
                 path = new_segment.path
                 size = new_segment.size
             offset = size
             try:
-                _write_all(self._write_fd, data)
+                _write_chunks(self._write_fd, data)
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._write_fd, offset)
@@ -827,6 +833,17 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _write_chunks(fd: int, chunks: list[bytes | bytearray]) -> None:
+    """Write `chunks` in order, as one writev while the kernel takes them whole."""
+    views = [memoryview(c) for c in chunks if c]
+    while views:
+        done = os.writev(fd, views)
+        while views and done >= len(views[0]):
+            done -= len(views.pop(0))
+        if views:
+            views[0] = views[0][done:]
 
 
 def _fsync_dir(directory: Path) -> None:

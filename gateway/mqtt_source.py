@@ -5,7 +5,8 @@ session may hold other filters (an older config) or none (a crash before SUBACK)
 subscribed before and no longer configured are unsubscribed; the state file remembers them.
 
 paho's network thread appends messages to a deque and wakes the event loop once per burst;
-the loop takes everything queued as one batch, so a slow fsync makes the next batch larger.
+the loop takes what is queued in batches of at most mqtt.max_batch, PIPELINE_BATCHES of them
+on their way into the journal at once, and acknowledges each in arrival order once durable.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from gateway.state import GatewayState
 
 log = structlog.get_logger("gateway.mqtt")
 
+# Batches on their way into the journal at once: while one is written and fsynced, the next is
+# decoded and joins the following commit. Memory holds at most this many batches past the
+# intake queue's two.
+PIPELINE_BATCHES = 2
+
 
 class MQTTSourceRunner:
     name = "mqtt"
@@ -52,6 +58,10 @@ class MQTTSourceRunner:
         self._room = threading.Event()
         self._room.set()
         self._wake_pending = False
+        # Batches handed to the journal and not acknowledged yet, oldest first.
+        self._delivering: collections.deque[tuple[asyncio.Future[object], int, list[int]]] = (
+            collections.deque()
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         # Set from paho's thread when a lingering batch has gathered linger_records.
@@ -290,11 +300,35 @@ class MQTTSourceRunner:
             self._wake_pending = more
         if batch:
             self.metrics.messages_in.labels("mqtt").inc(len(batch))
-            await deliver(batch)
-            self.metrics.messages_journaled.labels("mqtt").inc(len(batch))
-            # Durable now: acknowledge in arrival order, in one write.
-            self.client.ack_many([item.ack for item in batch if item.ack])
+            # Started in arrival order, each routes and joins the journal's next commit before
+            # it first waits, so journal ids follow arrival order.
+            acks = [item.ack for item in batch if item.ack]
+            self._delivering.append((asyncio.ensure_future(deliver(batch)), len(batch), acks))
+            del batch  # the journal holds what it needs: the raw inputs may go
+        try:
+            # The oldest batch is acknowledged once durable; while the pipeline is full, or
+            # nothing more is queued, this waits for it.
+            delivering = self._delivering
+            while delivering and (
+                len(delivering) >= PIPELINE_BATCHES or not more or delivering[0][0].done()
+            ):
+                task, count, acks = delivering[0]
+                await task
+                delivering.popleft()
+                self.metrics.messages_journaled.labels("mqtt").inc(count)
+                # Durable now: acknowledge in arrival order, in one write.
+                self.client.ack_many(acks)
+        except BaseException:
+            self._abandon()
+            raise
         return more
+
+    def _abandon(self) -> None:
+        """A delivery failed or the source stops: what is in flight is never acknowledged
+        (the broker sends it again)."""
+        for task, _, _ in self._delivering:
+            task.cancel()
+        self._delivering.clear()
 
     async def close(self) -> None:
         self.client.disconnect()

@@ -23,7 +23,9 @@ class Inbound(msgspec.Struct, frozen=True, array_like=True):
     ack: int = 0  # what the source acknowledges it by upstream: an MQTT QoS 1 packet id; 0 none
 
 
-Deliver = Callable[[Sequence[Inbound]], Awaitable[None]]
+# Takes a batch, and returns what finishes once it is durable. The batch is decoded at the call,
+# so that the awaitable keeps only its records, not the raw inputs.
+Deliver = Callable[[Sequence[Inbound]], Awaitable[object]]
 
 
 class Source(Protocol):

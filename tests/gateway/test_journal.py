@@ -443,3 +443,21 @@ def test_wrong_policy_settings_are_refused(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="drop_sensor_type"):
         asyncio.run(opened(tmp_path, policy="drop_oldest"))
     assert not os.listdir(tmp_path)
+
+
+def test_chunks_are_written_whole_and_in_order_when_the_kernel_takes_a_few_bytes_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.writev
+
+    def a_few(fd: int, views: list[memoryview]) -> int:
+        return real(fd, [views[0][:3]])  # what a short write leaves: the rest is retried
+
+    monkeypatch.setattr(os, "writev", a_few)
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        journal_module._write_chunks(fd, [b"abcdefgh", bytearray(), bytearray(b"ij"), b"klmnop"])
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"abcdefghijklmnop"

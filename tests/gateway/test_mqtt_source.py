@@ -268,3 +268,71 @@ def test_a_lingering_batch_goes_once_linger_records_have_arrived(tmp_path: Path)
 
     asyncio.run(go())
     assert [len(b) for b in batches] == [3]
+
+
+def test_two_batches_go_into_the_journal_at_once_and_are_acknowledged_in_arrival_order(
+    tmp_path: Path,
+) -> None:
+    """While one batch waits for its fsync the next is on its way; each is acknowledged once
+    durable, oldest first, even when a later one is durable sooner; a third waits its turn."""
+    source = runner(tmp_path, max_batch=2, linger_ms=0)
+    acked: list[list[int]] = []
+    source.client.ack_many = lambda mids: acked.append(list(mids))  # type: ignore[method-assign]
+    durable: dict[int, asyncio.Future[None]] = {}
+
+    def deliver(batch: Sequence[Inbound]) -> asyncio.Future[None]:
+        durable[batch[0].ack] = asyncio.get_running_loop().create_future()
+        return durable[batch[0].ack]
+
+    async def turns() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def go() -> None:
+        source._loop = asyncio.get_running_loop()
+        for mid in range(1, 7):
+            msg = message(b"{}", mid)
+            msg.qos = 1
+            source._on_message(source.client, None, msg)
+        pump = asyncio.create_task(source.pump(deliver))
+        await turns()
+        assert list(durable) == [1, 3]  # PIPELINE_BATCHES of them
+        durable[3].set_result(None)
+        await turns()
+        assert acked == []  # the older one is not durable yet
+        durable[1].set_result(None)
+        await turns()
+        assert acked == [[1, 2], [3, 4]] and list(durable) == [1, 3, 5]
+        durable[5].set_result(None)
+        await turns()
+        assert acked == [[1, 2], [3, 4], [5, 6]]
+        pump.cancel()
+
+    asyncio.run(go())
+
+
+def test_a_batch_that_fails_is_never_acknowledged_nor_is_any_after_it(tmp_path: Path) -> None:
+    source = runner(tmp_path, max_batch=2, linger_ms=0)
+    acked: list[list[int]] = []
+    source.client.ack_many = lambda mids: acked.append(list(mids))  # type: ignore[method-assign]
+    pending: list[asyncio.Future[None]] = []
+
+    def deliver(batch: Sequence[Inbound]) -> asyncio.Future[None]:
+        pending.append(asyncio.get_running_loop().create_future())
+        return pending[-1]
+
+    async def go() -> None:
+        source._loop = asyncio.get_running_loop()
+        for mid in range(1, 5):
+            msg = message(b"{}", mid)
+            msg.qos = 1
+            source._on_message(source.client, None, msg)
+        pump = asyncio.create_task(source.pump(deliver))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        pending[0].set_exception(OSError("journal failed"))
+        with pytest.raises(OSError, match="journal failed"):
+            await pump
+        assert pending[1].cancelled() and acked == []
+
+    asyncio.run(go())

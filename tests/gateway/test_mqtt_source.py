@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +270,15 @@ def test_a_lingering_batch_goes_once_linger_records_have_arrived(tmp_path: Path)
     assert [len(b) for b in batches] == [3]
 
 
+def queue_qos1(source: MQTTSourceRunner, mids: Iterable[int]) -> None:
+    """QoS 1 messages as paho's thread hands them over, on the running loop."""
+    source._loop = asyncio.get_running_loop()
+    for mid in mids:
+        msg = message(b"{}", mid)
+        msg.qos = 1
+        source._on_message(source.client, None, msg)
+
+
 def test_two_batches_go_into_the_journal_at_once_and_are_acknowledged_in_arrival_order(
     tmp_path: Path,
 ) -> None:
@@ -289,11 +298,7 @@ def test_two_batches_go_into_the_journal_at_once_and_are_acknowledged_in_arrival
             await asyncio.sleep(0)
 
     async def go() -> None:
-        source._loop = asyncio.get_running_loop()
-        for mid in range(1, 7):
-            msg = message(b"{}", mid)
-            msg.qos = 1
-            source._on_message(source.client, None, msg)
+        queue_qos1(source, range(1, 7))
         pump = asyncio.create_task(source.pump(deliver))
         await turns()
         assert list(durable) == [1, 3]  # PIPELINE_BATCHES of them
@@ -322,11 +327,7 @@ def test_a_batch_that_fails_is_never_acknowledged_nor_is_any_after_it(tmp_path: 
         return pending[-1]
 
     async def go() -> None:
-        source._loop = asyncio.get_running_loop()
-        for mid in range(1, 5):
-            msg = message(b"{}", mid)
-            msg.qos = 1
-            source._on_message(source.client, None, msg)
+        queue_qos1(source, range(1, 5))
         pump = asyncio.create_task(source.pump(deliver))
         for _ in range(5):
             await asyncio.sleep(0)

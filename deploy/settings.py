@@ -25,6 +25,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,8 +166,10 @@ def from_environment(model: type[Section], environ: Mapping[str, str]) -> dict[s
     return out
 
 
+@cache
 def fields(model: type[Section]) -> dict[str, FieldInfo]:
-    """A schema class's fields by name, in their order."""
+    """A schema class's fields by name, in their order (resolved once per class: msgspec
+    resolves the annotations at each call)."""
     return {f.name: f for f in msgspec.structs.fields(model)}
 
 

@@ -448,10 +448,11 @@ class Journal:
                 if watermark != self._synced_watermark:
                     data.append(fmt.released_frame(watermark))
                 first_id = group.first_id if group.count else self._next_id
+                size = sum(map(len, data))
                 written = await loop.run_in_executor(
-                    self._io, self._write, data, first_id, watermark, group.count > 0
+                    self._io, self._write, data, size, first_id, watermark, group.count > 0
                 )
-                self._finish(group, written, watermark, sum(map(len, data)))
+                self._finish(group, written, watermark, size)
                 if self._group.data or self._group.marks:
                     self._wake.set()
         except Exception as exc:  # a bug here must fail appends loudly, not hang them
@@ -505,13 +506,18 @@ class Journal:
     # -- writing (I/O thread side) ---------------------------------------------------------
 
     def _write(
-        self, data: list[bytes | bytearray], first_id: int, watermark: int, has_data: bool
+        self,
+        data: list[bytes | bytearray],
+        data_size: int,
+        first_id: int,
+        watermark: int,
+        has_data: bool,
     ) -> _Written:
         new_segment = None
         path = self._write_path
         try:
             size = os.fstat(self._write_fd).st_size
-            if has_data and self._has_data and size + sum(map(len, data)) > self._segment_bytes:
+            if has_data and self._has_data and size + data_size > self._segment_bytes:
                 new_segment = self._roll(first_id, watermark)
                 path = new_segment.path
                 size = new_segment.size
@@ -830,9 +836,7 @@ class Journal:
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    _write_chunks(fd, [data])
 
 
 def _write_chunks(fd: int, chunks: list[bytes | bytearray]) -> None:

@@ -300,8 +300,8 @@ class MQTTSourceRunner:
             self._wake_pending = more
         if batch:
             self.metrics.messages_in.labels("mqtt").inc(len(batch))
-            # Started in arrival order, each routes and joins the journal's next commit before
-            # it first waits, so journal ids follow arrival order.
+            # Decoded at the call and started in arrival order, each joins the journal's next
+            # commit before it first waits, so journal ids follow arrival order.
             acks = [item.ack for item in batch if item.ack]
             self._delivering.append((asyncio.ensure_future(deliver(batch)), len(batch), acks))
             del batch  # the journal holds what it needs: the raw inputs may go
